@@ -1,0 +1,541 @@
+"""Template-anchored extraction: find the standard tables in a workbook's sheets by their
+labels and read every value next to its label, keeping the cell it came from.
+
+Nothing here depends on sheet names, sheet order or fixed coordinates: a table starts at
+its anchor label (项目支出名称, 财政供养人员情况 …) or title, column positions come from
+the header texts of each block (joined over two rows when a header is split), and rows
+from their labels. The labels live in rules/template.yaml.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .catalog import load_yaml, make_finding, rules_dir
+from .model import BaseItem, Finding, Indicator, Table, Value, Workbook
+from .reading import Grid, a1, read_grids
+from .values import clean_text, normalize, parse, parse_indicator
+
+__all__ = ["extract_workbook", "extract_grids", "template", "strip_label", "level1_of"]
+
+_NUMBERING = re.compile(r"^(?:[(]?[0-9一二三四五六七八九十]+[)、.．]|[0-9]+(?=[\u4e00-\u9fff]))")
+_TITLE_RE = re.compile(r"(\d{4})年度?(.*)$")
+_WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
+
+EVALUATION_KINDS = ("overall", "project")
+
+
+def _norm_list(items: list[str]) -> list[str]:
+    # Longest first, so "年度指标值" wins over "指标值".
+    return sorted({normalize(s) for s in items}, key=len, reverse=True)
+
+
+@functools.cache
+def template() -> dict[str, Any]:
+    """rules/template.yaml with every label normalized."""
+    raw = load_yaml(rules_dir() / "template.yaml")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list) and all(isinstance(x, str) for x in node):
+            return _norm_list(node)
+        return node
+
+    return walk(raw)
+
+
+def strip_label(text: Any) -> str:
+    """A row label without numbering ("1、", "（2）"), 其中： and a trailing colon."""
+    n = normalize(text)
+    n = _NUMBERING.sub("", n)
+    n = n.removeprefix("其中:")
+    n = _NUMBERING.sub("", n)
+    return n.rstrip(":")
+
+
+def level1_of(text: Any) -> tuple[str, float | None]:
+    """("output", 40.0) for "产出指标(40分)"; brackets of any width, closed or not."""
+    n = normalize(text)
+    key = ""
+    for k, labels in template()["level1"].items():
+        if any(n.startswith(lab) for lab in labels):
+            key = k
+            break
+    m = _WEIGHT_RE.search(n)
+    return key, float(m.group(1)) if m else None
+
+
+class _Sheet:
+    """A grid of one file with label look-ups over a row range."""
+
+    def __init__(self, grid: Grid, file: str) -> None:
+        self.grid = grid
+        self.file = file
+        self.name = grid.name
+        self._norm: dict[tuple[int, int], str] = {}
+
+    def norm(self, r: int, c: int) -> str:
+        key = (r, c)
+        if key not in self._norm:
+            self._norm[key] = normalize(self.grid.get(r, c))
+        return self._norm[key]
+
+    def value(self, r: int, c: int, kind: str) -> Value:
+        origin = self.grid.origin(r, c)
+        raw = self.grid.cells.get(origin)
+        p = parse(kind, raw)
+        return Value(raw, p.value, p.status, self.name, a1(*origin), kind, p.tol)
+
+    def text_value(self, raw: Any, r: int, c: int, kind: str = "text") -> Value:
+        """A value cut out of a cell's text ("填报日期：2024.4.15")."""
+        p = parse(kind, raw)
+        return Value(raw, p.value, p.status, self.name, a1(r, c), kind, p.tol)
+
+    def cells_in(self, r0: int, r1: int):
+        for r in range(r0, r1 + 1):
+            for c, v in self.grid.row_values(r):
+                yield r, c, v
+
+    def find(self, r0: int, r1: int, labels: list[str], *, exact: bool = False, split: bool = True) -> tuple[int, int] | None:
+        """First cell in rows r0..r1 whose text is (or contains) a label; a label split over
+        two or three cells of one column ("项目支" / "出名称") counts as well."""
+        for r, c, v in self.cells_in(r0, r1):
+            n = self.norm(r, c)
+            s = strip_label(n) if exact else n
+            for lab in labels:
+                if (s == lab) if exact else (lab in n and len(n) <= len(lab) + 8):
+                    return r, c
+            if split and n and not exact:
+                joined = n
+                for below in (1, 2):
+                    joined += self.norm(r + below, c)
+                    if any(joined.startswith(lab) and lab.startswith(n) and lab != n for lab in labels):
+                        return r, c
+        return None
+
+    def right_of(self, r: int, c: int, kind: str, stop: set[str]) -> Value:
+        """The value of a label at (r, c): the next non-empty cell to the right, not itself a
+        label; the cell just right of the label when the value is blank."""
+        _, _, _, c_end = self.grid.span(r, c)
+        for cc, _v in self.grid.row_values(r):
+            if cc <= c_end:
+                continue
+            if any(lab in self.norm(r, cc) for lab in stop):
+                break
+            return self.value(r, cc, kind)
+        return self.value(r, c_end + 1, kind)
+
+    def header_columns(self, r: int, columns: dict[str, list[str]]) -> tuple[dict[str, int], int]:
+        """Column of each header key in the header starting at row r, and the header's depth
+        (2 when headers are split over two rows, "年初" above "预算数")."""
+        found: dict[str, int] = {}
+        depth = 1
+        cols = sorted({c for c, _ in self.grid.row_values(r)} | {c for c, _ in self.grid.row_values(r + 1)})
+        for key, labels in columns.items():
+            for c in cols:
+                one = self.norm(r, c)
+                two = one + self.norm(r + 1, c) if not self.grid.is_merge_tail(r + 1, c) else one
+                if any(lab in one for lab in labels) and c not in found.values():
+                    found[key] = c
+                    break
+                if any(lab in two for lab in labels) and c not in found.values():
+                    found[key] = c
+                    depth = 2
+                    break
+        if any(self.grid.is_merge_tail(r + 1, c) for c in found.values()):
+            depth = 2
+        return found, depth
+
+
+def _title_of(sheet: _Sheet, r: int, c: int) -> tuple[str, int | None, str]:
+    text = clean_text(sheet.grid.get(r, c))
+    m = _TITLE_RE.search(normalize(text))
+    if not m:
+        return text, None, ""
+    unit = m.group(2)
+    for suffix in ("部门整体支出", "整体支出", "项目支出", "部门"):
+        cut = unit.find(suffix)
+        if cut > 0:
+            unit = unit[:cut]
+            break
+    return text, int(m.group(1)), unit
+
+
+def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None]]:
+    """(kind, first_row, last_row, title_cell) of every table on a sheet."""
+    tpl = template()
+    last = sheet.grid.n_rows - 1
+    anchors: list[tuple[int, int, str]] = []
+    titles: list[tuple[int, int, str]] = []
+    for r, c, v in sheet.cells_in(0, last):
+        n = sheet.norm(r, c)
+        if not n:
+            continue
+        for kind, labels in tpl["titles"].items():
+            if len(n) > 8 and any(lab in n for lab in labels):
+                titles.append((r, c, kind))
+                break
+        else:
+            for kind, labels in tpl["anchors"].items():
+                if sheet.find(r, r, labels) == (r, c):
+                    anchors.append((r, c, kind))
+                    break
+    starts: list[tuple[int, str, tuple[int, int] | None]] = []
+    used_titles: set[tuple[int, int]] = set()
+    prev_row, prev_kind = -1, ""
+    for r, c, kind in sorted(anchors):
+        if kind == "base" and prev_kind == "base":
+            prev_row = r
+            continue  # 财政供养人员情况 and 经费控制情况 belong to one 基础数据表
+        title = next(
+            ((tr, tc) for tr, tc, tk in reversed(titles) if prev_row < tr < r and r - tr <= 6 and tk == kind),
+            None,
+        )
+        if title:
+            used_titles.add(title)
+        starts.append((title[0] if title else r, kind, title))
+        prev_row, prev_kind = r, kind
+    # A title without its anchor label still starts a table (the label is reported missing).
+    for tr, tc, tk in titles:
+        if (tr, tc) not in used_titles and not any(s <= tr <= s + 6 for s, _, _ in starts):
+            starts.append((tr, tk, (tr, tc)))
+    starts.sort()
+    out = []
+    for i, (row, kind, title) in enumerate(starts):
+        end = starts[i + 1][0] - 1 if i + 1 < len(starts) else last
+        out.append((kind, row, end, title))
+    return out
+
+
+def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
+    tpl = template()["footer"]
+    stop = tpl["stop"] + tpl["filer"] + tpl["date"]
+    for key, kind in (("filer", "text"), ("date", "date")):
+        for r, c, v in sheet.cells_in(r0, r1):
+            n = sheet.norm(r, c)
+            lab = next((lab for lab in tpl[key] if lab in n), None)
+            if lab is None:
+                continue
+            rest = n.split(lab, 1)[1].lstrip(":")
+            for other in stop:
+                cut = rest.find(other)
+                if cut >= 0:
+                    rest = rest[:cut]
+            if rest:
+                table.fields[key] = sheet.text_value(rest, r, c, kind)
+            else:
+                table.fields[key] = sheet.right_of(r, c, kind, set(stop))
+            break
+
+
+def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> int:
+    """The 项目资金 / 年度预算申请 block; returns the row after it."""
+    tpl = template()["funds"]
+    at = sheet.find(r0, r1, tpl["columns"]["rate"], split=False)
+    if at is None:
+        problems.append("执行率")
+        return r0
+    hr = at[0]
+    cols, depth = sheet.header_columns(hr, tpl["columns"])
+    first_value_col = min(cols.values())
+    r = hr + depth
+    goals_labels = template()["goals"]
+    while r <= r1:
+        if any(sheet.norm(r, c).startswith(lab) for c, _ in sheet.grid.row_values(r) for lab in goals_labels + template()["indicators"]["columns"]["level1"]):
+            break
+        for c, _v in sheet.grid.row_values(r):
+            if c >= first_value_col:
+                break
+            if ":" in sheet.norm(r, c).removeprefix("其中:"):
+                continue  # a "按收入性质分：…" breakdown cell, not a funds row
+            label = strip_label(sheet.norm(r, c))
+            key = next((k for k, labs in tpl["rows"].items() if label in labs), None)
+            if key and f"{key}.label" not in table.fields:
+                table.fields[f"{key}.label"] = sheet.value(r, c, "text")
+                for col_key, col in cols.items():
+                    kind = {"rate": "rate", "weight": "score", "score": "score"}.get(col_key, "amount")
+                    table.fields[f"{key}.{col_key}"] = sheet.value(r, col, kind)
+                break
+        r += 1
+    if "funds_total.label" not in table.fields:
+        problems.append("年度资金总额")
+    return r
+
+
+def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
+    for r, c, v in sheet.cells_in(r0, r1):
+        n = sheet.norm(r, c).removeprefix("其中:")
+        label, colon, rest = n.partition(":")
+        if not colon:
+            continue
+        label = strip_label(label)
+        for key, labels in template()["breakdown"].items():
+            if label in labels and key not in table.fields:
+                table.fields[key] = sheet.text_value(rest, r, c, "amount")
+                break
+
+
+def _goals(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
+    at = sheet.find(r0, r1, template()["goals"], split=False)
+    if at is None:
+        return
+    header = sheet.grid.row_values(at[0])
+    cols = [c for c, _ in header if c > at[1]][:2]
+    if len(cols) < 2:
+        return
+    r = at[0] + 1
+    level1 = template()["indicators"]["columns"]["level1"]
+    while r <= r1 and not any(lab in sheet.norm(r, c) for c, _ in sheet.grid.row_values(r) for lab in level1):
+        exp, act = sheet.value(r, cols[0], "text"), sheet.value(r, cols[1], "text")
+        if exp.present or act.present:
+            table.goals.append((exp, act))
+        r += 1
+
+
+def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:
+    tpl = template()["indicators"]
+    at = sheet.find(r0, r1, tpl["columns"]["level1"], split=False)
+    if at is None:
+        problems.append("一级指标")
+        return
+    cols, depth = sheet.header_columns(at[0], tpl["columns"])
+    missing = [tpl["columns"][k][-1] for k in ("level3", "weight", "score") if k not in cols]
+    if missing:
+        problems.extend(missing)
+        return
+    first_col = min(cols.values())
+    l1_val: Value | None = None
+    l2_val: Value | None = None
+    blank = Value(None, None, "blank", sheet.name, "", "text")
+    for r in range(at[0] + depth, r1 + 1):
+        lead = [sheet.norm(r, c) for c, _ in sheet.grid.row_values(r) if c <= first_col]
+        if any(n in tpl["total"] for n in lead):
+            table.fields["score_total.label"] = sheet.value(r, next(c for c, _ in sheet.grid.row_values(r)), "text")
+            table.fields["score_total.weight"] = sheet.value(r, cols["weight"], "score")
+            table.fields["score_total.score"] = sheet.value(r, cols["score"], "score")
+            return
+        if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
+            break
+        l1 = sheet.value(r, cols["level1"], "text")
+        if l1.present and (l1_val is None or l1.cell != l1_val.cell):
+            l1_val, l2_val = l1, None
+        if "level2" in cols:
+            l2 = sheet.value(r, cols["level2"], "text")
+            if l2.present:
+                l2_val = l2
+        get = {k: sheet.value(r, cols[k], kind) if k in cols else blank for k, kind in (
+            ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"),
+            ("score", "score"), ("reason", "text"))}
+        if not any(get[k].status != "blank" for k in ("target", "actual", "weight", "score")):
+            continue  # a placeholder row such as "社会成本指标" with nothing filed
+        key, weight = level1_of(l1_val.raw if l1_val else "")
+        table.indicators.append(Indicator(
+            row=r,
+            level1=l1_val or blank,
+            level1_key=key,
+            level1_weight=weight,
+            level2=l2_val or blank,
+            level3=get["level3"],
+            target=get["target"],
+            actual=get["actual"],
+            weight=get["weight"],
+            score=get["score"],
+            reason=get["reason"],
+            target_parsed=parse_indicator(get["target"].raw),
+            actual_parsed=parse_indicator(get["actual"].raw),
+        ))
+    problems.append("总分")
+
+
+def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, problems: list[str]) -> None:
+    tpl = template()
+    stop = {lab for labs in tpl["fields"].values() for lab in labs}
+    wanted = ("project_name", "department", "implementer") if kind == "project" else ("unit_name",)
+    for key in (*wanted, "grade"):
+        at = sheet.find(r0, r1, tpl["fields"][key])
+        if at is not None:
+            table.fields[key] = sheet.right_of(*at, "text", stop)
+        elif key != "grade":
+            problems.append(tpl["fields"][key][0])
+    end = _funds(sheet, r0, r1, table, problems)
+    if kind == "overall":
+        _breakdown(sheet, r0, r1, table)
+    _goals(sheet, end, r1, table)
+    _indicators(sheet, end, r1, table, problems)
+
+
+def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:
+    tpl = template()["base"]
+    staff = sheet.find(r0, r1, tpl["staff"]["authorized"], split=False)
+    if staff is None:
+        problems.append("编制数")
+    else:
+        cols, depth = sheet.header_columns(staff[0], tpl["staff"])
+        r = staff[0] + 1
+        while r <= r1 and not any(sheet.grid.get(r, c) not in (None, "") for c in cols.values()):
+            r += 1
+        for key, c in cols.items():
+            table.fields[f"staff.{key}"] = sheet.value(r, c, "rate" if key == "control_rate" else "count")
+    head = sheet.find(r0, r1, tpl["expense_header"], split=False)
+    if head is None:
+        problems.append("经费控制情况")
+        return
+    hr, label_col = head
+    header = [(c, sheet.norm(hr, c)) for c, _ in sheet.grid.row_values(hr) if c > label_col]
+    budget_col = next((c for c, n in header if any(lab in n for lab in tpl["columns"]["budget"])), None)
+    finals = [c for c, n in header if any(lab in n for lab in tpl["columns"]["final"])]
+    cols: dict[str, int] = {}
+    if budget_col is not None:
+        cols["budget"] = budget_col
+    before = [c for c in finals if budget_col is None or c < budget_col]
+    after = [c for c in finals if budget_col is not None and c > budget_col]
+    if before and after:
+        cols["prev_final"], cols["final"] = before[0], after[0]
+    elif len(finals) >= 2:
+        cols["prev_final"], cols["final"] = finals[0], finals[1]
+    elif finals:
+        cols["final"] = finals[0]
+    if set(cols) != {"prev_final", "budget", "final"}:
+        problems.append("上年决算数/本年预算数/本年决算数")
+    items = tpl["items"]
+    section = ""
+    for r in range(hr + 1, r1 + 1):
+        label_text = strip_label(sheet.norm(r, label_col))
+        if any(label_text.startswith(lab) for lab in tpl["section_end"]):
+            break
+        has_values = any(sheet.grid.get(r, c) not in (None, "") for c in cols.values())
+        key = next((k for k, spec in items.items() if label_text in spec["labels"]), None)
+        if key is None:
+            if not (section and items[section].get("free_children") and (label_text or has_values)):
+                continue
+            key, parent = f"{section}_item", section
+        else:
+            parent = items[key]["parent"]
+            if not parent:
+                section = key
+        item = BaseItem(
+            key=key,
+            parent=parent,
+            label=sheet.value(r, label_col, "text"),
+            columns={name: sheet.value(r, c, "amount") for name, c in cols.items()},
+        )
+        table.base_items.append(item)
+        if not key.endswith("_item"):
+            for name, v in item.columns.items():
+                table.fields.setdefault(f"{key}.{name}", v)
+
+
+_REQUIRED_KINDS = ("base", "overall")
+
+
+def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
+    """The workbook's tables, with reading findings for what is missing or unreadable."""
+    book = Workbook(path=path, file=file)
+    counters: Counter[str] = Counter()
+    for grid in grids:
+        sheet = _Sheet(grid, file)
+        for kind, r0, r1, title in _segments(sheet):
+            counters[kind] += 1
+            prefix = {"base": "B", "overall": "O", "project": "P"}[kind]
+            table = Table(kind=kind, sheet=grid.name, table_id=f"{prefix}{counters[kind]}", title="", first_row=r0, last_row=r1)
+            if title:
+                text, year, unit = _title_of(sheet, *title)
+                table.title = text
+                table.fields["title"] = Value(text, text, "ok", grid.name, a1(*title), "text")
+                if year:
+                    table.fields["year"] = Value(text, year, "ok", grid.name, a1(*title), "count")
+                if unit:
+                    table.fields["title_unit"] = Value(text, unit, "ok", grid.name, a1(*title), "text")
+            problems: list[str] = []
+            if kind == "base":
+                _base(sheet, r0, r1, table, problems)
+            else:
+                _evaluation(sheet, kind, r0, r1, table, problems)
+            _footer(sheet, r0, r1, table)
+            for label in problems:
+                book.findings.append(make_finding("R006", file, grid.name, a1(r0, 0), label=label, table=_table_name(table)))
+            book.tables.append(table)
+    if not book.tables:
+        book.findings.append(make_finding("R005", file, sheets="、".join(g.name for g in grids) or "-"))
+    for kind in _REQUIRED_KINDS:
+        if book.tables and counters[kind] == 0:
+            book.findings.append(make_finding("R006", file, None, None, label=_KIND_NAMES[kind][0], table="工作簿"))
+        if counters[kind] > 1:
+            dup = book.of_kind(kind)[1]
+            book.findings.append(make_finding("R012", file, dup.sheet, a1(dup.first_row, 0), table=_KIND_NAMES[kind][0]))
+    _identify(book)
+    book.findings.extend(_parse_failures(book))
+    return book
+
+
+_KIND_NAMES = {
+    "base": ("基础数据表", "base data table"),
+    "overall": ("部门整体支出绩效自评表", "whole-unit self-evaluation table"),
+    "project": ("项目支出绩效自评表", "project self-evaluation table"),
+}
+
+
+def _table_name(table: Table) -> str:
+    name = _KIND_NAMES[table.kind][0]
+    project = table.fields.get("project_name")
+    return f"{name}「{project.value}」" if project is not None and project.present else name
+
+
+def _identify(book: Workbook) -> None:
+    units: Counter[str] = Counter()
+    years: Counter[int] = Counter()
+    departments: Counter[str] = Counter()
+    for t in book.tables:
+        for key in ("unit_name", "title_unit"):
+            v = t.fields.get(key)
+            if v is not None and v.present and v.value:
+                units[v.value] += 2 if key == "unit_name" else 1
+        if "year" in t.fields:
+            years[t.fields["year"].value] += 1
+        dep = t.fields.get("department")
+        if dep is not None and dep.present:
+            departments[dep.value] += 1
+    book.unit = units.most_common(1)[0][0] if units else Path(book.file).stem
+    book.year = years.most_common(1)[0][0] if years else None
+    book.department = departments.most_common(1)[0][0] if departments else ""
+
+
+def _all_values(table: Table):
+    yield from table.fields.values()
+    for ind in table.indicators:
+        yield from (ind.weight, ind.score)
+    for item in table.base_items:
+        yield from item.columns.values()
+
+
+def _parse_failures(book: Workbook) -> list[Finding]:
+    out = []
+    names = {"amount": "金额（万元）", "rate": "百分比", "score": "分数", "count": "人数", "date": "日期"}
+    for t in book.tables:
+        for v in _all_values(t):
+            if v.status == "invalid":
+                out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=clean_text(v.raw), expected=names.get(v.kind, v.kind), unit=book.unit))
+        for ind in t.indicators:
+            for v, p in ((ind.target, ind.target_parsed), (ind.actual, ind.actual_parsed)):
+                if p.status == "invalid":
+                    out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=p.text, expected="指标值（如 ≥95%、360人）", unit=book.unit))
+    return out
+
+
+def extract_workbook(path: str | Path, file: str | None = None) -> Workbook:
+    """Read and extract one workbook. Never raises for a bad file: problems become findings."""
+    path = Path(path)
+    file = file or path.name
+    grids, findings = read_grids(path, file)
+    if not grids:
+        book = Workbook(path=str(path), file=file, unit=path.stem, readable=False)
+        book.findings.extend(findings)
+        return book
+    book = extract_grids(grids, str(path), file)
+    book.findings[:0] = findings
+    return book

@@ -1,0 +1,122 @@
+"""The records that flow through xlsxcheck: values with provenance, tables, workbooks, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .values import Target
+
+__all__ = ["Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One cell as read and as parsed, with where it came from."""
+
+    raw: Any
+    value: Any
+    status: str  # "ok" | "blank" | "invalid"
+    sheet: str
+    cell: str  # A1 reference
+    kind: str = "text"
+    tol: float = 0.0
+
+    @property
+    def present(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One 三级指标 row of a 绩效指标 block."""
+
+    row: int
+    level1: Value  # the level-1 label cell, e.g. "产出指标(40分)"
+    level1_key: str  # output | benefit | satisfaction | cost | "" when unknown
+    level1_weight: float | None  # the weight written in the label
+    level2: Value
+    level3: Value
+    target: Value
+    actual: Value
+    weight: Value
+    score: Value
+    reason: Value
+    target_parsed: Target
+    actual_parsed: Target
+
+
+@dataclass(frozen=True, slots=True)
+class BaseItem:
+    """One row of the 经费控制情况 block of a 基础数据表."""
+
+    key: str  # sangong, car, car_purchase, ..., project, project_item, public, public_office, ...
+    parent: str  # key of the row it is part of ("" for top-level rows)
+    label: Value
+    columns: dict[str, Value]  # prev_final, budget, final
+
+
+@dataclass(slots=True)
+class Table:
+    kind: str  # base | overall | project
+    sheet: str
+    table_id: str  # unique within the workbook: B1, O1, P1, P2 ...
+    title: str
+    fields: dict[str, Value] = field(default_factory=dict)
+    indicators: list[Indicator] = field(default_factory=list)
+    base_items: list[BaseItem] = field(default_factory=list)
+    goals: list[tuple[Value, Value]] = field(default_factory=list)
+    first_row: int = 0
+    last_row: int = 0
+
+
+@dataclass(slots=True)
+class Workbook:
+    path: str
+    file: str  # as shown to the user (relative to where the batch was asked for)
+    unit: str = ""
+    year: int | None = None
+    department: str = ""
+    profile: str = ""
+    tables: list[Table] = field(default_factory=list)
+    findings: list["Finding"] = field(default_factory=list)  # reading-level findings
+    readable: bool = True
+
+    def of_kind(self, kind: str) -> list[Table]:
+        return [t for t in self.tables if t.kind == kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: str
+    file: str
+    sheet: str | None
+    cell: str | None  # A1 or A1:B2; None for a whole-file finding
+    message: str  # Chinese
+    message_en: str
+    expected: str = ""
+    actual: str = ""
+    unit: str = ""
+    field: str = ""  # what the finding is about, for waivers: a field name or indicator label
+    waived: str = ""  # the written explanation when a waiver (审核说明) accepts it
+
+    def text(self, lang: str = "zh") -> str:
+        return self.message_en if lang == "en" else self.message
+
+    def as_dict(self, lang: str = "zh") -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.text(lang),
+            "expected": self.expected,
+            "actual": self.actual,
+            "unit": self.unit,
+            "field": self.field,
+            "waived": self.waived or None,
+        }

@@ -1,0 +1,227 @@
+"""Finding workbooks in a folder and reading their cells (values and merged ranges) safely.
+
+Values come from python-calamine, which reads .xlsx, .xlsm and legacy .xls alike in well
+under a millisecond per unit workbook. Inputs are only ever opened for reading. Before a
+zip is handed to calamine its inflated size is bounded and its XML is screened for DTDs,
+so a zip bomb or an entity-expansion file becomes a finding instead of a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .catalog import make_finding
+from .model import Finding
+
+__all__ = ["Grid", "discover", "read_grids", "a1", "col_letter", "EXCEL_SUFFIXES", "Discovery"]
+
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls"})
+# Spreadsheet formats a unit may send that xlsxcheck does not read: reported, not skipped.
+UNSUPPORTED_SUFFIXES = frozenset({".et", ".ett", ".ods", ".xlsb", ".numbers", ".xltx", ".xlt"})
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_INFLATED_BYTES = 300 * 1024 * 1024
+MAX_RATIO = 200  # a real workbook inflates 5-20x; a zip bomb thousands of times
+MAX_CELLS = 2_000_000  # per sheet: the dense grid of a sane unit workbook is a few thousand
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def col_letter(col: int) -> str:
+    """0-based column index to Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def a1(row: int, col: int) -> str:
+    """0-based (row, col) to an A1 reference."""
+    return f"{col_letter(col)}{row + 1}"
+
+
+class Grid:
+    """The non-empty cells of one sheet, 0-based from A1, with merged ranges resolved."""
+
+    def __init__(self, name: str, rows: list[list[Any]], start: tuple[int, int], merged: Iterable) -> None:
+        self.name = name
+        self.cells: dict[tuple[int, int], Any] = {}
+        r0, c0 = start
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                if v is not None and v != "":
+                    self.cells[(r0 + i, c0 + j)] = v
+        self.by_row: dict[int, list[tuple[int, Any]]] = {}
+        for (r, c), v in sorted(self.cells.items()):
+            self.by_row.setdefault(r, []).append((c, v))
+        self.n_rows = r0 + len(rows)
+        self.n_cols = c0 + max((len(r) for r in rows), default=0)
+        self._anchor: dict[tuple[int, int], tuple[int, int]] = {}
+        self._span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        for (mr0, mc0), (mr1, mc1) in merged or ():
+            # Only the part inside the used area matters; a merge over a whole column must
+            # not expand into a million entries.
+            mr1, mc1 = min(mr1, self.n_rows), min(mc1, self.n_cols)
+            self._span[(mr0, mc0)] = (mr0, mc0, mr1, mc1)
+            for r in range(mr0, mr1 + 1):
+                for c in range(mc0, mc1 + 1):
+                    if (r, c) != (mr0, mc0):
+                        self._anchor[(r, c)] = (mr0, mc0)
+
+    def origin(self, row: int, col: int) -> tuple[int, int]:
+        """The cell that holds the value shown at (row, col): the merge anchor or itself."""
+        return self._anchor.get((row, col), (row, col))
+
+    def get(self, row: int, col: int) -> Any:
+        return self.cells.get(self.origin(row, col))
+
+    def span(self, row: int, col: int) -> tuple[int, int, int, int]:
+        """(r0, c0, r1, c1) of the merged range at (row, col), or the cell alone."""
+        anchor = self.origin(row, col)
+        return self._span.get(anchor, (*anchor, *anchor))
+
+    def is_merge_tail(self, row: int, col: int) -> bool:
+        return (row, col) in self._anchor
+
+    def row_values(self, row: int) -> list[tuple[int, Any]]:
+        """(col, value) of the non-empty cells of a row, merge tails excluded, left to right."""
+        return self.by_row.get(row, [])
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # lock files, hidden and non-Excel files
+    missing: list[str] = field(default_factory=list)  # arguments that matched nothing
+
+
+def _wanted(path: Path) -> bool | None:
+    """True: check it; False: skip it silently but count it; None: not a candidate at all."""
+    name = path.name
+    if name.startswith("~$") or name.startswith("."):
+        return False
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES or suffix in UNSUPPORTED_SUFFIXES:
+        return True
+    return False
+
+
+def discover(args: Iterable[str | os.PathLike]) -> Discovery:
+    """Expand folders (recursively), files and glob patterns into the workbooks to check."""
+    found = Discovery()
+    seen: set[Path] = set()
+
+    def add(path: Path, explicit: bool) -> None:
+        key = path.resolve()
+        if key in seen:
+            return
+        seen.add(key)
+        if explicit or _wanted(path):
+            found.files.append(path)
+        else:
+            found.skipped.append(path)
+
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in sub.relative_to(path).parts[:-1]):
+                    found.skipped.append(sub)
+                    continue
+                add(sub, explicit=False)
+        elif path.is_file():
+            add(path, explicit=True)
+        else:
+            matches = sorted(p for p in Path().glob(str(arg)) if p.is_file()) if any(ch in str(arg) for ch in "*?[") else []
+            if not matches:
+                found.missing.append(str(arg))
+            for sub in matches:
+                add(sub, explicit=False)
+    return found
+
+
+def _screen_zip(path: Path, file: str) -> Finding | None:
+    """Bound the inflated size and refuse DTDs before any XML is parsed."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+                what = "docx" if "word/document.xml" in names else "zip"
+                return make_finding("R003", file, kind=what)
+            inflated = sum(i.file_size for i in infos)
+            packed = max(1, sum(i.compress_size for i in infos))
+            if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
+                return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB")
+            if any(n.lower().endswith(".bin") and "encrypt" in n.lower() for n in names):
+                return make_finding("R002", file)
+            for info in infos:
+                if info.filename.endswith((".xml", ".rels")):
+                    with zf.open(info) as fh:
+                        head = fh.read(4096)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        return make_finding("R010", file, part=info.filename)
+    except zipfile.BadZipFile:
+        return make_finding("R001", file, reason="zip 文件已损坏或不完整 / corrupt or truncated zip")
+    return None
+
+
+def _sniff(path: Path, file: str) -> Finding | None:
+    size = path.stat().st_size
+    if size == 0:
+        return make_finding("R001", file, reason="文件为空 / empty file")
+    if size > MAX_FILE_BYTES:
+        return make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB")
+    suffix = path.suffix.lower()
+    if suffix in UNSUPPORTED_SUFFIXES:
+        return make_finding("R004", file, suffix=suffix)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_ZIP_MAGIC):
+        return _screen_zip(path, file)
+    if head.startswith(_OLE_MAGIC):
+        # An OLE container holds a legacy .xls, or an encrypted .xlsx (EncryptionInfo stream).
+        with path.open("rb") as fh:
+            blob = fh.read(min(size, 1 << 20))
+        if "EncryptionInfo".encode("utf-16-le") in blob:
+            return make_finding("R002", file)
+        return None
+    kind = "pdf" if head.startswith(b"%PDF") else "html" if head.lstrip().lower().startswith((b"<html", b"<!doc")) else "text"
+    return make_finding("R003", file, kind=kind)
+
+
+def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
+    """All sheets of a workbook as Grids, or the reading findings that explain why not."""
+    import python_calamine as pc
+
+    try:
+        problem = _sniff(path, file)
+    except OSError as exc:
+        return [], [make_finding("R001", file, reason=str(exc))]
+    if problem is not None:
+        return [], [problem]
+    grids: list[Grid] = []
+    findings: list[Finding] = []
+    try:
+        with path.open("rb") as fh:
+            book = pc.CalamineWorkbook.from_filelike(fh)
+            for name in book.sheet_names:
+                sheet = book.get_sheet_by_name(name)
+                if sheet.height * sheet.width > MAX_CELLS:
+                    findings.append(make_finding("R011", file, sheet=name, cells=f"{sheet.height}×{sheet.width}"))
+                    continue
+                rows = sheet.to_python()
+                merged = sheet.merged_cell_ranges or ()
+                grids.append(Grid(name, rows, sheet.start or (0, 0), merged))
+    except pc.PasswordError:
+        return [], [make_finding("R002", file)]
+    except Exception as exc:  # calamine raises its own errors and plain ones for broken parts
+        return [], [make_finding("R001", file, reason=f"{type(exc).__name__}: {exc}"[:200])]
+    return grids, findings

@@ -1,0 +1,236 @@
+"""Parsing of cell values as units really write them: the one place that turns raw cells into numbers.
+
+Every parser returns a ``Parsed`` (value, status, tolerance). A value that cannot be parsed
+keeps status "invalid" so that the caller reports it with its cell instead of turning it
+into NaN or 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Parsed",
+    "Target",
+    "BLANK_TEXTS",
+    "normalize",
+    "clean_text",
+    "parse",
+    "parse_indicator",
+    "decimals_of",
+]
+
+# What units write for "nothing here".
+BLANK_TEXTS = frozenset({"", "-", "—", "——", "/", "*", "无", "－", "–", "…", "……", "--"})
+
+AMOUNT_UNITS = ("万元", "万")
+_NUMBER = r"[+-]?(?:\d+(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_NUMBER_RE = re.compile(rf"^({_NUMBER})$")
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+_WS_RE = re.compile(r"\s+")
+
+# Excel's serial-date epoch (1900 system, with the 1900 leap-year bug absorbed by using 1899-12-30).
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    value: Any  # float | datetime.date | str | None
+    status: str  # "ok" | "blank" | "invalid"
+    tol: float = 0.0  # half-width of the rounding interval the written value stands for
+
+
+def normalize(text: Any) -> str:
+    """Label form: NFKC (full-width to half-width), every kind of white space removed."""
+    if text is None:
+        return ""
+    return _WS_RE.sub("", unicodedata.normalize("NFKC", str(text)))
+
+
+def clean_text(raw: Any) -> str:
+    """Display form of a text cell: NFKC-free, trimmed, inner runs of space kept as one."""
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    return _WS_RE.sub(" ", str(raw).replace("\u3000", " ")).strip()
+
+
+def decimals_of(text: str) -> int:
+    """Decimals a number was written with ("981.22" -> 2, "89" -> 0)."""
+    _, _, frac = text.partition(".")
+    return len(frac.rstrip()) if frac else 0
+
+
+def _is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and normalize(raw) in BLANK_TEXTS)
+
+
+def _float_decimals(x: float, cap: int) -> int:
+    text = f"{x:.{cap}f}".rstrip("0")
+    return decimals_of(text)
+
+
+def _number_text(raw: Any, units: tuple[str, ...]) -> str | None:
+    """The bare number in a text cell after stripping spaces, units and a leading 约."""
+    text = normalize(raw)
+    text = text.removeprefix("约")
+    for unit in units:
+        if text.endswith(unit):
+            text = text[: -len(unit)]
+            break
+    return text if _NUMBER_RE.match(text) else None
+
+
+def _parse_amount(raw: Any) -> Parsed:
+    # Amounts are 万元 with 2 decimals: each reported value stands for v ± 0.005.
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Parsed(float(raw), "ok", 0.005)
+    text = _number_text(raw, AMOUNT_UNITS)
+    if text is None:
+        return Parsed(None, "invalid")
+    return Parsed(float(text.replace(",", "")), "ok", 0.005)
+
+
+def _parse_count(raw: Any) -> Parsed:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Parsed(float(raw), "ok", 0.0)
+    text = _number_text(raw, ("人", "个", "户"))
+    if text is None:
+        return Parsed(None, "invalid")
+    return Parsed(float(text.replace(",", "")), "ok", 0.0)
+
+
+def _parse_score(raw: Any) -> Parsed:
+    # A score stands for its value rounded to the decimals it was written with (at most 2).
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Parsed(float(raw), "ok", 0.5 * 10 ** -min(_float_decimals(float(raw), 4), 2))
+    text = _number_text(raw, ("分",))
+    if text is None:
+        return Parsed(None, "invalid")
+    return Parsed(float(text.replace(",", "")), "ok", 0.5 * 10 ** -min(decimals_of(text), 2))
+
+
+def _parse_rate(raw: Any) -> Parsed:
+    """A rate as a fraction. "89%" and 89 are percent; 0.89 (a %-formatted cell) is a fraction.
+
+    A bare number up to 2 reads as a fraction (200%), above 2 as percent: no real 执行率 or
+    控制率 is below 2% and written as a fraction above 200%.
+    """
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        x = float(raw)
+        if abs(x) <= 2:
+            return Parsed(x, "ok", 0.5 * 10 ** -min(_float_decimals(x * 100, 4) + 2, 4))
+        return Parsed(x / 100, "ok", 0.5 * 10 ** -min(_float_decimals(x, 4) + 2, 4))
+    text = normalize(raw)
+    percent = text.endswith("%")
+    text = text.rstrip("%")
+    if not _NUMBER_RE.match(text):
+        return Parsed(None, "invalid")
+    x = float(text.replace(",", ""))
+    tol = 0.5 * 10 ** -min(decimals_of(text) + 2, 4)
+    if percent or abs(x) > 2:
+        return Parsed(x / 100, "ok", tol)
+    return Parsed(x, "ok", 0.5 * 10 ** -min(max(decimals_of(text), 2), 4))
+
+
+_DATE_RE = re.compile(r"^(\d{4})[.\-/年](\d{1,2})(?:[.\-/月](\d{1,2})日?)?月?$")
+
+
+def _parse_date(raw: Any) -> Parsed:
+    if isinstance(raw, dt.datetime):
+        return Parsed(raw.date(), "ok")
+    if isinstance(raw, dt.date):
+        return Parsed(raw, "ok")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if 20000 < raw < 80000:  # an Excel serial date that lost its format
+            return Parsed(_EXCEL_EPOCH + dt.timedelta(days=int(raw)), "ok")
+        return Parsed(None, "invalid")
+    text = normalize(raw)
+    m = _DATE_RE.match(text)
+    if not m:
+        return Parsed(None, "invalid")
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+    try:
+        return Parsed(dt.date(year, month, day), "ok")
+    except ValueError:
+        return Parsed(None, "invalid")
+
+
+def _parse_text(raw: Any) -> Parsed:
+    return Parsed(clean_text(raw), "ok")
+
+
+_PARSERS = {
+    "amount": _parse_amount,
+    "count": _parse_count,
+    "score": _parse_score,
+    "rate": _parse_rate,
+    "date": _parse_date,
+    "text": _parse_text,
+}
+
+
+def parse(kind: str, raw: Any) -> Parsed:
+    """Parse ``raw`` as a value of ``kind`` (amount, count, score, rate, date, text)."""
+    if isinstance(raw, str) and raw.startswith("#") and raw.endswith(("!", "?", "A")):
+        return Parsed(None, "invalid")  # an Excel error value such as #DIV/0! or #N/A
+    if _is_blank(raw):
+        return Parsed(None, "blank")
+    return _PARSERS[kind](raw)
+
+
+# --- indicator values --------------------------------------------------------------------
+
+_COMPARATORS = (
+    ("≥", ">="), (">=", ">="), ("不低于", ">="), ("不少于", ">="), ("大于等于", ">="), ("不小于", ">="),
+    ("≤", "<="), ("<=", "<="), ("不高于", "<="), ("不超过", "<="), ("小于等于", "<="), ("不大于", "<="),
+    ("大于", ">"), ("高于", ">"), ("超过", ">"), (">", ">"),
+    ("小于", "<"), ("低于", "<"), ("<", "<"),
+    ("等于", "="), ("=", "="),
+)
+_INDICATOR_RE = re.compile(rf"^(约)?({_NUMBER})(\D*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An indicator value: a comparison with a number and unit, or a qualitative text."""
+
+    comparator: str | None  # ">=", "<=", ">", "<", "=" or None when not written
+    number: float | None
+    unit: str
+    text: str  # the cleaned written text
+    status: str  # "ok" | "blank" | "invalid" | "qualitative"
+    approximate: bool = False
+
+    @property
+    def is_range(self) -> bool:
+        return self.comparator in (">=", "<=", ">", "<")
+
+
+def parse_indicator(raw: Any) -> Target:
+    """Split "≥360人" into (">=", 360, "人"); "长期" is qualitative; "98%1" is invalid."""
+    shown = clean_text(raw)
+    if _is_blank(raw):
+        return Target(None, None, "", shown, "blank")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Target(None, float(raw), "", shown, "ok")
+    text = normalize(raw)
+    comparator = None
+    for word, op in _COMPARATORS:
+        if text.startswith(word):
+            comparator, text = op, text[len(word):]
+            break
+    m = _INDICATOR_RE.match(text)
+    if m:
+        unit = m.group(3)
+        return Target(comparator, float(m.group(2).replace(",", "")), unit, shown, "ok", bool(m.group(1)))
+    body = text.removeprefix("约")
+    # Numeric-looking text that is not a number ("98%1", "3.5.6") is a typo, not prose.
+    if body[:1].isdigit() and not _CJK_RE.search(body):
+        return Target(comparator, None, "", shown, "invalid")
+    return Target(comparator, None, "", shown, "qualitative")
