@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from .model import SEVERITIES, Finding
 
-__all__ = ["Rule", "rules_dir", "load_catalog", "make_finding", "GROUPS", "load_yaml"]
+__all__ = ["Bi", "Rule", "rules_dir", "load_catalog", "make_finding", "GROUPS", "load_yaml"]
 
 # One file a group; the code prefix says the group, so `--select F` selects all funds rules.
 GROUPS = {
@@ -62,6 +62,8 @@ class Rule:
     when: str = ""  # a field that must be present for the rule to apply
     hint: dict[str, str] = field(default_factory=dict)
     impl: str = ""  # module name of a coded rule in xlsxcheck.checks
+    blank_left_as_zero: bool = False  # declarative: a blank left side counts as 0
+    required: dict[str, list[str]] = field(default_factory=dict)  # R014: fields per table kind
 
     @property
     def group(self) -> str:
@@ -69,7 +71,15 @@ class Rule:
 
     def format(self, lang: str, params: dict[str, Any]) -> str:
         template = self.message_en if lang == "en" else self.message_zh
-        return template.format_map(_Lenient(params))
+        chosen = {k: (getattr(v, lang) if isinstance(v, Bi) else v) for k, v in params.items()}
+        return template.format_map(_Lenient(chosen)).strip()
+
+
+class Bi(NamedTuple):
+    """A message parameter that reads differently in Chinese and English."""
+
+    zh: str
+    en: str
 
 
 class _Lenient(dict):
@@ -100,6 +110,8 @@ def _rule_from(entry: dict[str, Any], source: str) -> Rule:
             when=entry.get("when", ""),
             hint=entry.get("hint", {}),
             impl=entry.get("impl", ""),
+            blank_left_as_zero=entry.get("blank") == "zero",
+            required=entry.get("required", {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: rule {entry.get('code', '?')} is malformed: {exc}") from exc
@@ -130,7 +142,7 @@ def make_finding(
     **params: Any,
 ) -> Finding:
     rule = load_catalog()[code]
-    params = {"file": file, "sheet": sheet or "", "cell": cell or "", "expected": expected, "actual": actual, **params}
+    params = {"unit": unit, "file": file, "sheet": sheet or "", "cell": cell or "", "expected": expected, "actual": actual, **params}
     return Finding(
         code=code,
         severity=rule.severity,
@@ -139,8 +151,8 @@ def make_finding(
         cell=cell,
         message=rule.format("zh", params),
         message_en=rule.format("en", params),
-        expected=str(expected),
-        actual=str(actual),
+        expected=expected.zh if isinstance(expected, Bi) else str(expected),
+        actual=actual.zh if isinstance(actual, Bi) else str(actual),
         unit=unit,
         field=field,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import load_yaml, make_finding, rules_dir
-from .model import BaseItem, Finding, Indicator, Table, Value, Workbook
+from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workbook, table_name
 from .reading import Grid, a1, read_grids
 from .values import clean_text, normalize, parse, parse_indicator
 
@@ -458,32 +458,19 @@ def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
                 _evaluation(sheet, kind, r0, r1, table, problems)
             _footer(sheet, r0, r1, table)
             for label in problems:
-                book.findings.append(make_finding("R006", file, grid.name, a1(r0, 0), label=label, table=_table_name(table)))
+                book.findings.append(make_finding("R006", file, grid.name, a1(r0, 0), label=label, table=table_name(table)))
             book.tables.append(table)
     if not book.tables:
         book.findings.append(make_finding("R005", file, sheets="、".join(g.name for g in grids) or "-"))
     for kind in _REQUIRED_KINDS:
         if book.tables and counters[kind] == 0:
-            book.findings.append(make_finding("R006", file, None, None, label=_KIND_NAMES[kind][0], table="工作簿"))
+            book.findings.append(make_finding("R006", file, None, None, label=KIND_NAMES[kind][0], table="工作簿"))
         if counters[kind] > 1:
             dup = book.of_kind(kind)[1]
-            book.findings.append(make_finding("R012", file, dup.sheet, a1(dup.first_row, 0), table=_KIND_NAMES[kind][0]))
+            book.findings.append(make_finding("R012", file, dup.sheet, a1(dup.first_row, 0), table=KIND_NAMES[kind][0]))
     _identify(book)
     book.findings.extend(_parse_failures(book))
     return book
-
-
-_KIND_NAMES = {
-    "base": ("基础数据表", "base data table"),
-    "overall": ("部门整体支出绩效自评表", "whole-unit self-evaluation table"),
-    "project": ("项目支出绩效自评表", "project self-evaluation table"),
-}
-
-
-def _table_name(table: Table) -> str:
-    name = _KIND_NAMES[table.kind][0]
-    project = table.fields.get("project_name")
-    return f"{name}「{project.value}」" if project is not None and project.present else name
 
 
 def _identify(book: Workbook) -> None:

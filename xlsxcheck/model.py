@@ -7,7 +7,7 @@ from typing import Any
 
 from .values import Target
 
-__all__ = ["Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
+__all__ = ["KIND_NAMES", "table_name", "Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -120,3 +120,19 @@ class Finding:
             "field": self.field,
             "waived": self.waived or None,
         }
+
+
+KIND_NAMES = {
+    "base": ("基础数据表", "base data table"),
+    "overall": ("部门整体支出绩效自评表", "whole-unit self-evaluation table"),
+    "project": ("项目支出绩效自评表", "project self-evaluation table"),
+}
+
+
+def table_name(table: Table, lang: str = "zh") -> str:
+    """"项目支出绩效自评表「人才购房补贴」": the kind, and the project where there is one."""
+    name = KIND_NAMES[table.kind][1 if lang == "en" else 0]
+    project = table.fields.get("project_name")
+    if project is not None and project.present:
+        return f"{name}「{project.value}」" if lang != "en" else f"{name} “{project.value}”"
+    return name

@@ -106,13 +106,19 @@ def _parse_count(raw: Any) -> Parsed:
 
 
 def _parse_score(raw: Any) -> Parsed:
-    # A score stands for its value rounded to the decimals it was written with (at most 2).
+    # A score stands for its value rounded to the decimals it was written with, at least one
+    # and at most two: "9" may be a rounded 8.96, but twelve integer scores must not add up to
+    # a tolerance of several points.
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return Parsed(float(raw), "ok", 0.5 * 10 ** -min(_float_decimals(float(raw), 4), 2))
+        return Parsed(float(raw), "ok", _score_tol(_float_decimals(float(raw), 4)))
     text = _number_text(raw, ("分",))
     if text is None:
         return Parsed(None, "invalid")
-    return Parsed(float(text.replace(",", "")), "ok", 0.5 * 10 ** -min(decimals_of(text), 2))
+    return Parsed(float(text.replace(",", "")), "ok", _score_tol(decimals_of(text)))
+
+
+def _score_tol(decimals: int) -> float:
+    return 0.5 * 10 ** -min(max(decimals, 1), 2)
 
 
 def _parse_rate(raw: Any) -> Parsed:

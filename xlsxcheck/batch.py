@@ -1,0 +1,136 @@
+"""All workbooks of a run as a few dataframes, one per table kind, so that every check runs
+once over the whole batch instead of once per workbook.
+
+A field ``f`` of a table becomes the columns ``f`` (the parsed value), ``f@tol``,
+``f@status`` (ok | blank | invalid | absent), ``f@cell`` and ``f@raw``. Every row carries
+``_file``, ``_sheet``, ``_table``, ``_unit`` and ``_book`` (its workbook's position).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .model import Table, Value, Workbook, table_name
+from .profiles import Profile
+from .values import clean_text
+
+__all__ = ["Batch", "build_batch", "FIELD_SUFFIXES"]
+
+FIELD_SUFFIXES = ("@tol", "@status", "@cell", "@raw")
+_NUMERIC_KINDS = ("amount", "rate", "score", "count")
+_FUNDS_ROWS = ("funds_total", "fiscal", "carryover", "other")
+
+
+@dataclass
+class Batch:
+    books: list[Workbook]
+    profiles: list[Profile]  # the profile of each workbook, by position
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # kind -> one row per table
+    indicators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per indicator
+    scored: pd.DataFrame = field(default_factory=pd.DataFrame)  # every (分值, 得分) pair
+
+
+def _put(row: dict[str, Any], name: str, v: Value) -> None:
+    numeric = v.kind in _NUMERIC_KINDS
+    row[name] = (v.value if v.present else float("nan")) if numeric else (v.value if v.present else None)
+    row[f"{name}@tol"] = v.tol
+    row[f"{name}@status"] = v.status
+    row[f"{name}@cell"] = f"{v.sheet}!{v.cell}" if v.cell else ""
+    if v.kind == "rate" and v.present and isinstance(v.raw, (int, float)):
+        row[f"{name}@raw"] = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
+    else:
+        row[f"{name}@raw"] = clean_text(v.raw)
+
+
+def _derived(row: dict[str, Any], name: str, values: list[Value]) -> None:
+    """A sum over several cells (the items of 项目支出, the project tables of a unit)."""
+    ok = [v for v in values if v.present]
+    row[name] = sum(v.value for v in ok) if ok else float("nan")
+    row[f"{name}@tol"] = sum(v.tol for v in ok)
+    invalid = any(v.status == "invalid" for v in values)
+    row[f"{name}@status"] = "invalid" if invalid else ("ok" if ok else "blank")
+    row[f"{name}@cell"] = ", ".join(f"{v.sheet}!{v.cell}" for v in values)
+    row[f"{name}@raw"] = ""
+
+
+def _table_row(pos: int, book: Workbook, table: Table, profile: Profile) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
+        "_unit": book.unit, "_year": book.year, "_kind": table.kind, "_profile": profile.id,
+        "_first_row": table.first_row, "_name_zh": table_name(table, "zh"), "_name_en": table_name(table, "en"),
+    }
+    for name, v in table.fields.items():
+        _put(row, name, v)
+    const = {"profile.total_weight": profile.total_weight, "profile.funds_weight": profile.funds_weight}
+    for name, x in const.items():
+        row[name], row[f"{name}@tol"], row[f"{name}@status"], row[f"{name}@cell"], row[f"{name}@raw"] = x, 0.0, "ok", "", ""
+    if table.kind == "base":
+        for col in ("prev_final", "budget", "final"):
+            items = [i.columns[col] for i in table.base_items if i.parent == "project" and col in i.columns]
+            if items:
+                _derived(row, f"project_items.{col}", items)
+    if table.kind in ("overall", "project") and table.indicators:
+        _derived(row, "indicators.weight_sum", [i.weight for i in table.indicators])
+        _derived(row, "indicators.score_sum", [i.score for i in table.indicators])
+    if table.kind in ("base", "overall"):
+        executed = [t.fields["funds_total.executed"] for t in book.of_kind("project") if "funds_total.executed" in t.fields]
+        if executed:
+            _derived(row, "projects.executed", executed)
+    return row
+
+
+def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
+    rows = []
+    for ind in table.indicators:
+        row: dict[str, Any] = {
+            "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
+            "_unit": book.unit, "_kind": table.kind, "_row": ind.row,
+            "level1_key": ind.level1_key, "level1_weight": ind.level1_weight if ind.level1_weight is not None else float("nan"),
+            "level1": clean_text(ind.level1.raw), "level1@cell": f"{ind.level1.sheet}!{ind.level1.cell}",
+            "level2": clean_text(ind.level2.raw), "level3": clean_text(ind.level3.raw),
+        }
+        for name in ("target", "actual"):
+            v, p = getattr(ind, name), getattr(ind, f"{name}_parsed")
+            row[name], row[f"{name}@cell"] = p.text, f"{v.sheet}!{v.cell}"
+            row[f"{name}.cmp"], row[f"{name}.num"], row[f"{name}.unit"], row[f"{name}.status"] = (
+                p.comparator, p.number if p.number is not None else float("nan"), p.unit, p.status)
+        for name in ("weight", "score", "reason"):
+            _put(row, name, getattr(ind, name))
+        rows.append(row)
+    return rows
+
+
+def _scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
+    """(分值, 得分) of every indicator and funds row, for the score-within-weight schema."""
+    pairs = [(clean_text(i.level3.raw) or clean_text(i.level2.raw), i.weight, i.score) for i in table.indicators]
+    for key in _FUNDS_ROWS:
+        if f"{key}.weight" in table.fields:
+            pairs.append((clean_text(table.fields[f"{key}.label"].raw), table.fields[f"{key}.weight"], table.fields[f"{key}.score"]))
+    rows = []
+    for label, weight, score in pairs:
+        if not (weight.present or score.present):
+            continue
+        row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit, "label": label}
+        _put(row, "weight", weight)
+        _put(row, "score", score)
+        rows.append(row)
+    return rows
+
+
+def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
+    batch = Batch(books=books, profiles=profiles)
+    by_kind: dict[str, list[dict[str, Any]]] = {"base": [], "overall": [], "project": []}
+    indicators: list[dict[str, Any]] = []
+    scored: list[dict[str, Any]] = []
+    for pos, (book, profile) in enumerate(zip(books, profiles)):
+        for table in book.tables:
+            by_kind[table.kind].append(_table_row(pos, book, table, profile))
+            indicators.extend(_indicator_rows(pos, book, table))
+            scored.extend(_scored_rows(pos, book, table))
+    batch.tables = {kind: pd.DataFrame(rows) for kind, rows in by_kind.items()}
+    batch.indicators = pd.DataFrame(indicators)
+    batch.scored = pd.DataFrame(scored)
+    return batch

@@ -1,0 +1,14 @@
+"""I302: a target not met with no 偏差原因分析及改进措施."""
+
+from ..catalog import make_finding
+from .common import split_ref
+from .targets import outcomes
+
+
+def check(ctx):
+    ind = outcomes(ctx)
+    if ind.empty:
+        return
+    for _, r in ind[ind["unmet"] & (ind["reason@status"] != "ok")].iterrows():
+        yield make_finding("I302", r["_file"], *split_ref(r["reason@cell"]), expected=r["target"],
+                           actual=r["actual"], unit=r["_unit"], field=f"{r['_table']}:{r['level3']}", label=r["level3"] or r["level2"])

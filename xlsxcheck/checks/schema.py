@@ -1,0 +1,86 @@
+"""S201 and R014 as pandera schemas, validated lazily over the frames of all workbooks at
+once (pandera costs milliseconds per validation, so never per workbook); every failure
+case is mapped back to its file, sheet and cell."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+
+from ..catalog import Bi, load_catalog, make_finding
+from ..model import Finding
+from .common import fmt, split_ref
+
+__all__ = ["check", "FIELD_LABELS"]
+
+FIELD_LABELS = {
+    "project_name": ("项目支出名称", "project name"),
+    "unit_name": ("预算部门（单位）名称", "unit name"),
+    "funds_total.budget": ("年度资金总额 全年预算数", "total funds, full-year budget"),
+    "funds_total.executed": ("年度资金总额 全年执行数", "total funds, execution"),
+    "score_total.score": ("总分 得分", "total score"),
+    "date": ("填报日期", "filing date"),
+    "staff.authorized": ("编制数", "authorised posts"),
+    "staff.actual": ("实际在职人数", "actual staff"),
+}
+
+
+def _failures(schema, frame: pd.DataFrame) -> pd.DataFrame:
+    import pandera.pandas as pa
+
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return cases[cases["check"].isin(["S201", "R014"])]
+    return pd.DataFrame(columns=["column", "check", "index"])
+
+
+def _score_schema():
+    import pandera.pandas as pa
+
+    def within(df: pd.DataFrame) -> pd.Series:
+        both = (df["score@status"] == "ok") & (df["weight@status"] == "ok")
+        return ~(both & ((df["score"] > df["weight"] + 1e-9) | (df["score"] < 0)))
+
+    return pa.DataFrameSchema(checks=[pa.Check(within, name="S201")])
+
+
+def _required_schema(fields: list[str], frame: pd.DataFrame):
+    import pandera.pandas as pa
+
+    columns = {
+        f"{f}@status": pa.Column(None, pa.Check(lambda s: s != "blank", name="R014"), nullable=True, required=False)
+        for f in fields
+    }
+    return pa.DataFrameSchema(columns)
+
+
+def check(ctx) -> Iterator[Finding]:
+    batch = ctx.batch
+    scored = batch.scored
+    if not scored.empty:
+        cases = _failures(_score_schema(), scored)
+        for index in sorted(set(cases["index"].dropna().astype(int))):
+            row = scored.loc[index]
+            sheet, cell = split_ref(row["score@cell"])
+            yield make_finding(
+                "S201", row["_file"], sheet, cell, expected=fmt(row["weight"]), actual=row["score@raw"],
+                unit=row["_unit"], field=f"{row['_table']}:{row['label']}", label=row["label"],
+            )
+    required = load_catalog()["R014"].required
+    for kind, fields in required.items():
+        frame = batch.tables.get(kind)
+        if frame is None or frame.empty:
+            continue
+        cases = _failures(_required_schema(fields, frame), frame)
+        for _, case in cases.iterrows():
+            field = case["column"].removesuffix("@status")
+            row = frame.loc[int(case["index"])]
+            sheet, cell = split_ref(row[f"{field}@cell"])
+            zh, en = FIELD_LABELS.get(field, (field, field))
+            yield make_finding(
+                "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
+                field=f"{row['_table']}:{field}", label=Bi(zh, en), table=Bi(row["_name_zh"], row["_name_en"]),
+            )
