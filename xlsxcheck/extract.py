@@ -489,7 +489,9 @@ def _identify(book: Workbook) -> None:
             departments[dep.value] += 1
     book.unit = units.most_common(1)[0][0] if units else Path(book.file).stem
     book.year = years.most_common(1)[0][0] if years else None
-    book.department = departments.most_common(1)[0][0] if departments else ""
+    # A project table may name the unit itself as 主管部门; the department is someone else.
+    above = Counter({d: n for d, n in departments.items() if normalize(d) != normalize(book.unit)})
+    book.department = (above or departments).most_common(1)[0][0] if departments else ""
 
 
 def _all_values(table: Table):

@@ -38,6 +38,7 @@ class RunResult:
     findings: list[Finding]
     batch: object | None = None
     unused_waivers: list[dict] = field(default_factory=list)
+    registry: object | None = None
 
     def counts(self, file: str | None = None) -> dict[str, int]:
         out = {"error": 0, "warning": 0, "info": 0, "waived": 0}
@@ -140,7 +141,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         findings, unused = apply_waivers(findings, load_waivers(options.waivers))
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
     findings.sort(key=lambda f: (order.get(f.file, -1), f.sheet or "", _cell_key(f.cell), f.code))
-    return RunResult(found, books, findings, batch, unused)
+    return RunResult(found, books, findings, batch, unused, registry)
 
 
 def _cell_key(cell: str | None) -> tuple[int, str]:
