@@ -60,7 +60,8 @@ def _table_row(pos: int, book: Workbook, table: Table, profile: Profile) -> dict
     row: dict[str, Any] = {
         "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
         "_unit": book.unit, "_year": book.year, "_kind": table.kind, "_profile": profile.id,
-        "_first_row": table.first_row, "_name_zh": table_name(table, "zh"), "_name_en": table_name(table, "en"),
+        "_first_row": table.first_row,
+        "_anchor": f"{table.sheet}!{table.fields['title'].cell}" if "title" in table.fields else f"{table.sheet}!A{table.first_row + 1}", "_name_zh": table_name(table, "zh"), "_name_en": table_name(table, "en"),
     }
     for name, v in table.fields.items():
         _put(row, name, v)

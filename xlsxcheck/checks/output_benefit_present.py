@@ -1,7 +1,7 @@
 """S206: every self-evaluation table has at least one output and one benefit indicator."""
 
 from ..catalog import Bi, make_finding
-from ..reading import a1
+from .common import split_ref
 
 _NAMES = {"output": ("产出指标", "output indicators"), "benefit": ("效益指标", "benefit indicators")}
 
@@ -19,5 +19,5 @@ def check(ctx):
                 continue  # no indicator block was read: R006 says so
             for key, (zh, en) in _NAMES.items():
                 if (r["_book"], r["_table"], key) not in have:
-                    yield make_finding("S206", r["_file"], r["_sheet"], a1(int(r["_first_row"]), 0), unit=r["_unit"],
+                    yield make_finding("S206", r["_file"], *split_ref(r["_anchor"]), unit=r["_unit"],
                                        field=f"{r['_table']}:{key}", label=Bi(zh, en), table=Bi(r["_name_zh"], r["_name_en"]))
