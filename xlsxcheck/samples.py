@@ -478,13 +478,14 @@ def _indicators(rng: random.Random, scale: float) -> list[IndicatorSpec]:
 def make_unit(rng: random.Random, unit: str, department: str, n_projects: int, year: int = 2023, mistakes: tuple[str, ...] = ()) -> UnitSpec:
     """A unit with plausible, consistent figures, then the named mistakes put in."""
     projects = []
+    start = rng.randint(0, len(_PROJECT_NAMES) - 1)
     for i in range(n_projects):
         budget = round(rng.uniform(20, 2000), 2)
         executed = round(budget * rng.uniform(0.8, 1.0), 2)
         initial = round(budget * rng.choice([1.0, 0.9, 1.1]), 2)
         carry = Funds(0, round(budget * 0.1, 2), round(executed * 0.1, 2)) if i % 3 == 2 else None
         fiscal = Funds(initial, round(budget - (carry.budget if carry else 0), 2), round(executed - (carry.executed if carry else 0), 2))
-        name = _PROJECT_NAMES[(i + rng.randint(0, 11)) % len(_PROJECT_NAMES)] + ("" if i < 12 else f"{i}")
+        name = _PROJECT_NAMES[(start + i) % len(_PROJECT_NAMES)] + ("" if i < len(_PROJECT_NAMES) else f"{i}")
         projects.append(ProjectSpec(
             name=f"{name}项目" if not name.endswith("项目") else name, department=department, fiscal=fiscal, carryover=carry,
             indicators=_indicators(rng, budget), date=f"{year + 1}.3.{rng.randint(1, 28)}",

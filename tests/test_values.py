@@ -1,0 +1,63 @@
+import datetime as dt
+
+import pytest
+
+from xlsxcheck.values import normalize, parse, parse_indicator
+
+
+@pytest.mark.parametrize("raw, value", [
+    (981.22, 981.22), ("1000万元", 1000.0), (" 981.22 ", 981.22), ("50万", 50.0), ("1,234.5", 1234.5), ("约2.68", 2.68),
+])
+def test_amounts_as_written(raw, value):
+    p = parse("amount", raw)
+    assert (p.status, p.value, p.tol) == ("ok", value, 0.005)
+
+
+@pytest.mark.parametrize("raw", ["3243..37", "98%1", "十万", "#DIV/0!"])
+def test_unparseable_amount_is_invalid_not_nan_or_zero(raw):
+    p = parse("amount", raw)
+    assert p.status == "invalid" and p.value is None
+
+
+@pytest.mark.parametrize("raw", [None, "", "　", "—", "/", "*", "-"])
+def test_blank_spellings(raw):
+    assert parse("amount", raw).status == "blank"
+
+
+@pytest.mark.parametrize("raw, fraction, tol", [
+    ("89%", 0.89, 0.005), (0.89, 0.89, 0.005), (0.8920, 0.892, 0.0005), (89, 0.89, 0.005), ("177.78%", 1.7778, 0.00005), ("100%", 1.0, 0.005),
+    ("１００％", 1.0, 0.005), (1, 1.0, 0.005),
+])
+def test_rates_in_all_spellings(raw, fraction, tol):
+    p = parse("rate", raw)
+    assert p.status == "ok"
+    assert p.value == pytest.approx(fraction)
+    assert p.tol == pytest.approx(tol)
+
+
+@pytest.mark.parametrize("raw, day", [
+    ("2024.4.15", dt.date(2024, 4, 15)), ("2024年4月15日", dt.date(2024, 4, 15)), ("2024-04-15", dt.date(2024, 4, 15)),
+    ("2024/4/15", dt.date(2024, 4, 15)), (45397, dt.date(2024, 4, 15)), (dt.datetime(2024, 4, 15, 9), dt.date(2024, 4, 15)),
+])
+def test_dates_in_all_spellings(raw, day):
+    assert parse("date", raw).value == day
+
+
+def test_impossible_date_is_invalid():
+    assert parse("date", "2024.2.30").status == "invalid"
+
+
+@pytest.mark.parametrize("raw, cmp, number, unit, status", [
+    ("≥360人", ">=", 360.0, "人", "ok"), ("≤4小时", "<=", 4.0, "小时", "ok"), ("≥95%", ">=", 95.0, "%", "ok"),
+    ("50处", None, 50.0, "处", "ok"), ("约2.68万平方米", None, 2.68, "万平方米", "ok"), ("不低于90%", ">=", 90.0, "%", "ok"),
+    ("长期", None, None, "", "qualitative"), ("验收合格即支付", None, None, "", "qualitative"),
+    ("2023年12月份", None, None, "", "qualitative"), ("98%1", None, None, "", "invalid"), ("　", None, None, "", "blank"),
+])
+def test_indicator_values(raw, cmp, number, unit, status):
+    t = parse_indicator(raw)
+    assert (t.comparator, t.number, t.unit, t.status) == (cmp, number, unit, status)
+
+
+def test_normalize_folds_fullwidth_and_space():
+    assert normalize("其中：当年财政拨款　") == "其中:当年财政拨款"
+    assert normalize("满意度指标（10分") == "满意度指标(10分"
