@@ -35,8 +35,9 @@ class ExpressionError(ValueError):
 class Interval:
     lo: np.ndarray
     hi: np.ndarray
-    known: np.ndarray  # False where a value is unreadable or absent
-    blank: np.ndarray  # True where every operand was a blank cell
+    known: np.ndarray  # False where a value is unreadable
+    blank: np.ndarray  # True where every operand was a blank cell (or a part the table lacks)
+    absent: np.ndarray | None = None  # a field the table does not have at all
 
     @property
     def mid(self) -> np.ndarray:
@@ -105,17 +106,20 @@ def field_names(node: ast.AST) -> list[str]:
 
 
 def _field(frame: pd.DataFrame, name: str) -> Interval:
+    """A field as intervals. A part the table does not have (other funds, a breakdown line
+    the template lacks) adds 0 to a sum like a blank cell, but is never itself checked."""
     n = len(frame)
     if name not in frame.columns:
-        nan = np.full(n, np.nan)
-        return Interval(nan, nan, np.zeros(n, bool), np.zeros(n, bool))
+        zero = np.zeros(n)
+        return Interval(zero, zero.copy(), np.ones(n, bool), np.ones(n, bool), np.ones(n, bool))
     status = frame[f"{name}@status"].to_numpy(dtype=object)
     value = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
     tol = pd.to_numeric(frame[f"{name}@tol"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    blank = status == "blank"
+    absent = pd.isna(frame[f"{name}@status"]).to_numpy()
+    blank = (status == "blank") | absent
     known = (status == "ok") | blank
     value = np.where(blank, 0.0, value)
-    return Interval(value - tol, value + tol, known & ~np.isnan(value), blank)
+    return Interval(value - tol, value + tol, known & ~np.isnan(value), blank, absent)
 
 
 def _const(n: int, x: float) -> Interval:
@@ -179,6 +183,8 @@ def compare(tree: ast.Expression, frame: pd.DataFrame, blank_left_as_zero: bool 
         raise ExpressionError("a rule's assert must be a comparison")
     left, right = evaluate(node.left, frame), evaluate(node.comparators[0], frame)
     applies = left.known & right.known & ~right.blank
+    if left.absent is not None:
+        applies &= ~left.absent
     if not blank_left_as_zero:
         applies &= ~left.blank
     op = _OPS[type(node.ops[0])]
