@@ -80,6 +80,7 @@ class Workbook:
     year: int | None = None
     department: str = ""
     profile: str = ""
+    profile_source: str = ""  # detected | forced | default (no profile matched the weights)
     tables: list[Table] = field(default_factory=list)
     findings: list["Finding"] = field(default_factory=list)  # reading-level findings
     readable: bool = True

@@ -124,9 +124,10 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
     for book in books:
         findings.extend(book.findings)
         if options.profile:
-            profile = profiles[options.profile]
+            profile, book.profile_source = profiles[options.profile], "forced"
         else:
             profile, matched = detect_profile(book, profiles)
+            book.profile_source = "detected" if matched else "default"
             if not matched:
                 seen = sorted({f"{i.level1_key}{i.level1_weight:g}" for t in book.tables for i in t.indicators if i.level1_weight})
                 findings.append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))

@@ -9,6 +9,7 @@ so a zip bomb or an entity-expansion file becomes a finding instead of a hang.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,43 +148,103 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     return found
 
 
-def _screen_zip(path: Path, file: str) -> Finding | None:
-    """Bound the inflated size and refuse DTDs before any XML is parsed."""
+_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_HAS_VALUE = re.compile(rb"<v>[^<]")  # openpyxl writes <v></v> or <v /> for "no result"
+_CELL_ELEM = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+
+
+@dataclass
+class SheetScan:
+    """What the sheet's XML says before calamine loads it: its extent and formulas that
+    carry no saved result."""
+
+    cells: int = 0  # rows x columns of the area calamine would allocate
+    formulas_without_value: list[str] = field(default_factory=list)
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _scan_sheet(data: bytes) -> SheetScan:
+    scan = SheetScan()
+    refs = _CELL_REF.findall(data)
+    if refs:
+        rows = [int(r) for _, r in refs]
+        cols = [_col_index(c) for c, _ in refs]
+        scan.cells = (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
+    if b"<f" in data:
+        for ref, body in _CELL_ELEM.findall(data):
+            if body and b"<f" in body and not _HAS_VALUE.search(body):
+                scan.formulas_without_value.append(ref.decode())
+    return scan
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> worksheet part, from workbook.xml and its relationships (defusedxml)."""
+    from defusedxml import ElementTree as ET
+
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    book = ET.fromstring(zf.read("xl/workbook.xml"))
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    parts = {}
+    for sheet in book.iter(f"{ns_main}sheet"):
+        target = targets.get(sheet.get(f"{ns_rel}id"), "")
+        target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        parts[sheet.get("name")] = target
+    return parts
+
+
+def _screen_zip(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
+    """Bound the inflated size, refuse DTDs, and scan each sheet's extent and formulas
+    before any XML is parsed by calamine (which allocates the whole area at once)."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-            if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+            if "xl/workbook.xml" not in names:
+                if "EncryptedPackage" in names:
+                    return make_finding("R002", file), {}
                 what = "docx" if "word/document.xml" in names else "zip"
-                return make_finding("R003", file, kind=what)
+                return make_finding("R003", file, kind=what), {}
             inflated = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
-                return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB")
-            if any(n.lower().endswith(".bin") and "encrypt" in n.lower() for n in names):
-                return make_finding("R002", file)
+                return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
             for info in infos:
                 if info.filename.endswith((".xml", ".rels")):
                     with zf.open(info) as fh:
                         head = fh.read(4096)
                     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        return make_finding("R010", file, part=info.filename)
-    except zipfile.BadZipFile:
-        return make_finding("R001", file, reason="zip 文件已损坏或不完整 / corrupt or truncated zip")
-    return None
+                        return make_finding("R010", file, part=info.filename), {}
+            scans = {}
+            for name, part in _sheet_parts(zf).items():
+                if part in names:
+                    scans[name] = _scan_sheet(zf.read(part))
+            return None, scans
+    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
+        reason = "zip 文件已损坏或不完整 / corrupt or truncated zip" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else f"{type(exc).__name__}: {exc}"
+        return make_finding("R001", file, reason=reason), {}
+    except Exception as exc:  # defusedxml refuses entities and external references
+        return make_finding("R010", file, part=f"xl/workbook.xml ({type(exc).__name__})"), {}
 
 
-def _sniff(path: Path, file: str) -> Finding | None:
+def _sniff(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
     size = path.stat().st_size
     if size == 0:
-        return make_finding("R001", file, reason="文件为空 / empty file")
+        return make_finding("R001", file, reason="文件为空 / empty file"), {}
     if size > MAX_FILE_BYTES:
-        return make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB")
+        return make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB"), {}
     suffix = path.suffix.lower()
     if suffix in UNSUPPORTED_SUFFIXES:
-        return make_finding("R004", file, suffix=suffix)
+        return make_finding("R004", file, suffix=suffix), {}
     with path.open("rb") as fh:
-        head = fh.read(8)
+        head = fh.read(512)
     if head.startswith(_ZIP_MAGIC):
         return _screen_zip(path, file)
     if head.startswith(_OLE_MAGIC):
@@ -191,10 +252,13 @@ def _sniff(path: Path, file: str) -> Finding | None:
         with path.open("rb") as fh:
             blob = fh.read(min(size, 1 << 20))
         if "EncryptionInfo".encode("utf-16-le") in blob:
-            return make_finding("R002", file)
-        return None
-    kind = "pdf" if head.startswith(b"%PDF") else "html" if head.lstrip().lower().startswith((b"<html", b"<!doc")) else "text"
-    return make_finding("R003", file, kind=kind)
+            return make_finding("R002", file), {}
+        if "Workbook".encode("utf-16-le") not in blob and "Book".encode("utf-16-le") not in blob:
+            return make_finding("R003", file, kind="OLE (doc/ppt)"), {}
+        return None, {}
+    low = head.lstrip().lower()
+    kind = "PDF" if head.startswith(b"%PDF") else "HTML" if low.startswith((b"<html", b"<!doc", b"<table", b"<?xml")) else "CSV/文本 text"
+    return make_finding("R003", file, kind=kind), {}
 
 
 def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
@@ -202,7 +266,7 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
     import python_calamine as pc
 
     try:
-        problem = _sniff(path, file)
+        problem, scans = _sniff(path, file)
     except OSError as exc:
         return [], [make_finding("R001", file, reason=str(exc))]
     if problem is not None:
@@ -213,10 +277,15 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
         with path.open("rb") as fh:
             book = pc.CalamineWorkbook.from_filelike(fh)
             for name in book.sheet_names:
-                sheet = book.get_sheet_by_name(name)
-                if sheet.height * sheet.width > MAX_CELLS:
-                    findings.append(make_finding("R011", file, sheet=name, cells=f"{sheet.height}×{sheet.width}"))
+                scan = scans.get(name)
+                if scan is not None and scan.cells > MAX_CELLS:
+                    findings.append(make_finding("R011", file, name, None, cells=f"{scan.cells:,}"))
                     continue
+                if scan is not None and scan.formulas_without_value:
+                    shown = scan.formulas_without_value
+                    cells = "、".join(shown[:10]) + (f" 等 {len(shown)} 个" if len(shown) > 10 else "")
+                    findings.append(make_finding("R008", file, name, shown[0] if len(shown) == 1 else None, cells=cells))
+                sheet = book.get_sheet_by_name(name)
                 rows = sheet.to_python()
                 merged = sheet.merged_cell_ranges or ()
                 grids.append(Grid(name, rows, sheet.start or (0, 0), merged))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 from .checks.duplicate_filing import duplicates
 from .checks.grade_matches_score import grade_of
 from .model import Workbook
@@ -60,6 +62,8 @@ def _num(table, name: str) -> float | None:
 
 
 def _set(ws, row: int, col: int, value: Any, fmt: str | None = None):
+    if isinstance(value, str) and not isinstance(value, Formula):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters an .xls may hold
     cell = ws.cell(row=row, column=col, value=value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not getattr(value, "is_formula", False):
         cell.data_type = "s"  # workbook text stays text

@@ -43,6 +43,10 @@ def run_declarative(ctx) -> Iterator[Finding]:
 def _evaluate(rule: Rule, kind: str, frame, binding) -> Iterator[Finding]:
     tree = parse_expression(_fill(rule.assertion, binding))
     applies, ok, left, right = compare(tree, frame, rule.blank_left_as_zero)
+    for needed in _fill(rule.when, binding).split():
+        # The rule needs a part of the table that was read (not one missing from it).
+        status = frame[f"{needed}@status"] if f"{needed}@status" in frame else None
+        applies &= status.notna().to_numpy() if status is not None else False
     bad = applies & ~ok
     if not bad.any():
         return

@@ -41,11 +41,13 @@ class Interval:
 
     @property
     def mid(self) -> np.ndarray:
-        return (self.lo + self.hi) / 2
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (self.lo + self.hi) / 2
 
     @property
     def half(self) -> np.ndarray:
-        return (self.hi - self.lo) / 2
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (self.hi - self.lo) / 2
 
 
 def _name(node: ast.AST) -> str:

@@ -1,4 +1,6 @@
-"""S203: level-1 weights and the budget-execution weight are those of the workbook's profile."""
+"""S203: level-1 weights and the budget-execution weight are those of the workbook's profile.
+
+Not applied where no profile matched (R013 already says the template is unknown)."""
 
 from ..catalog import Bi, make_finding
 from .common import fmt, split_ref
@@ -10,6 +12,8 @@ def check(ctx):
     if not ind.empty:
         blocks = ind[ind["level1_weight"].notna() & (ind["level1_key"] != "")].drop_duplicates(["_book", "_table", "level1@cell"])
         for _, r in blocks.iterrows():
+            if batch.books[r["_book"]].profile_source == "default":
+                continue
             p = batch.profiles[r["_book"]]
             want = p.level1.get(r["level1_key"])
             if want is not None and abs(want - r["level1_weight"]) < 1e-6:
@@ -23,6 +27,8 @@ def check(ctx):
         if frame is None or frame.empty or "funds_total.weight" not in frame:
             continue
         for _, r in frame[frame["funds_total.weight@status"] == "ok"].iterrows():
+            if batch.books[r["_book"]].profile_source == "default":
+                continue
             p = batch.profiles[r["_book"]]
             if abs(r["funds_total.weight"] - p.funds_weight) > 1e-6:
                 sheet, cell = split_ref(r["funds_total.weight@cell"])

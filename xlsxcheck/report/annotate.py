@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 from ..model import Finding, Workbook
 from ..output import atomic_path, refuse_inputs
 from .terminal import UI
@@ -25,7 +27,9 @@ _HEADERS = {
 
 
 def _set_text(cell, value) -> None:
-    """Workbook text never becomes a formula in an output."""
+    """Workbook text never becomes a formula in an output, nor breaks it with control characters."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell.value = value
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
         cell.data_type = "s"

@@ -1,0 +1,167 @@
+"""Broken and hostile workbooks: a clear finding for each, the batch always completes,
+inputs are never written, outputs are atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES, SEED_TEXT
+from corpus import build_corpus
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from xlsxcheck.catalog import load_catalog
+from xlsxcheck.cli import cli
+from xlsxcheck.pipeline import Options, run
+
+READING_CASES = {"R001", "R002", "R003", "R004", "R005", "R006", "R008", "R009", "R010", "R011", "R012", "R013"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    out = tmp_path_factory.mktemp("corpus")
+    return out, build_corpus(out)
+
+
+def test_corpus_gives_exactly_the_expected_code_per_file(corpus):
+    folder, expect = corpus
+    assert set(expect.values()) == READING_CASES
+    result = run([str(folder)], Options(jobs=2))
+    codes: dict[str, set[str]] = {}
+    for f in result.findings:
+        codes.setdefault(Path(f.file).name, set()).add(f.code)
+    assert {name: codes.get(name) for name in expect} == {name: {code} for name, code in expect.items()}
+    assert len(result.books) == len(expect)  # one bad file never stops the others
+
+
+def test_batch_goes_on_and_counts_bad_files(corpus, tmp_path):
+    folder, expect = corpus
+    mixed = tmp_path / "mixed"
+    shutil.copytree(folder, mixed)
+    shutil.copy(SAMPLES / "02_株洲市保障性住房服务中心_更正.xlsx", mixed / "好文件.xlsx")
+    (mixed / "~$好文件.xlsx").write_bytes(b"lock")
+    (mixed / ".hidden.xlsx").write_bytes(b"x")
+    (mixed / "说明.docx").write_bytes(b"x")
+    res = CliRunner().invoke(cli, ["check", str(mixed), "--format", "json", "--jobs", "2"])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    import json
+
+    doc = json.loads(res.stdout)
+    files = {Path(f["file"]).name: f for f in doc["files"]}
+    assert files["好文件.xlsx"]["errors"] == 0 and files["好文件.xlsx"]["tables"] == 4
+    assert sorted(Path(p).name for p in doc["summary"]["skipped"]) == [".hidden.xlsx", "~$好文件.xlsx", "说明.docx"]
+    assert sum(1 for f in doc["files"] if f["errors"]) == sum(1 for c in expect.values() if c != "R011" and c != "R013")
+
+
+def test_internal_error_on_one_file_is_reported_and_others_checked(tmp_path, monkeypatch):
+    import xlsxcheck.extract as extract
+
+    for name in ("a.xlsx", "b.xlsx"):
+        shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", tmp_path / name)
+    real = extract.extract_grids
+
+    def broken(grids, path, file):
+        if path.endswith("a.xlsx"):
+            raise ZeroDivisionError("simulated defect")
+        return real(grids, path, file)
+
+    monkeypatch.setattr(extract, "extract_grids", broken)
+    res = CliRunner().invoke(cli, ["check", str(tmp_path), "--jobs", "1", "--format", "json"])
+    assert res.exit_code == 2
+    import json
+
+    doc = json.loads(res.stdout)
+    by_file = {Path(f["file"]).name: f for f in doc["findings"]}
+    assert by_file["a.xlsx"]["code"] == "R099" and "ZeroDivisionError" in by_file["a.xlsx"]["message"]
+    assert "b.xlsx" not in by_file and len(doc["files"]) == 2
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_inputs_unchanged_by_check_annotate_and_rollup(corpus, tmp_path):
+    folder = tmp_path / "in"
+    shutil.copytree(SAMPLES, folder)
+    shutil.copy(corpus[0] / "有密码.xlsx", folder)
+    before = _hashes(folder)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["check", str(folder), "--annotate", str(tmp_path / "ann"), "-q"]).exit_code == 1
+    assert runner.invoke(cli, ["rollup", str(folder), "-o", str(tmp_path / "汇总.xlsx"), "-q"]).exit_code == 1
+    assert _hashes(folder) == before
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+
+
+def test_refuses_to_write_over_an_input(tmp_path):
+    target = tmp_path / "03.xlsx"
+    shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", target)
+    before = target.read_bytes()
+    res = CliRunner().invoke(cli, ["rollup", str(target), "-o", str(target), "-q"])
+    assert res.exit_code == 2 and "拒绝覆盖" in res.output
+    res = CliRunner().invoke(cli, ["check", str(target), "--format", "json", "-o", str(target)])
+    assert res.exit_code == 2
+    res = CliRunner().invoke(cli, ["check", str(target), "--annotate", str(tmp_path), "-q"])
+    assert res.exit_code == 2
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["save", "rename"])
+def test_failed_rollup_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch, where):
+    out = tmp_path / "汇总.xlsx"
+    out.write_bytes(b"earlier rollup")
+    import openpyxl.workbook.workbook as owb
+
+    import xlsxcheck.output as output
+
+    if where == "save":
+        def failing_save(self, filename):
+            Path(filename).write_bytes(b"PK\x03\x04 half")
+            raise OSError("磁盘已满 / disk full")
+
+        monkeypatch.setattr(owb.Workbook, "save", failing_save)
+    else:
+        def failing_replace(src, dst):
+            raise OSError("rename failed")
+
+        monkeypatch.setattr(output.os, "replace", failing_replace)
+    res = CliRunner().invoke(cli, ["rollup", str(SAMPLES), "-o", str(out), "-q"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert out.read_bytes() == b"earlier rollup"
+    assert [p.name for p in tmp_path.iterdir()] == ["汇总.xlsx"]
+
+
+# --- random cell values in every table never break the run --------------------------------
+
+_TEXT = st.characters(blacklist_categories=("Cs", "Cc"))  # what an Excel cell can hold at all
+_CELLS = st.one_of(
+    st.text(_TEXT, max_size=30), st.text(alphabet="0123456789.%万元≥≤约, ", max_size=12), st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-10**9, 10**9), st.sampled_from(["#DIV/0!", "#N/A", "#VALUE!", "", "　", "—", "/", "*", "=1+1", "x" * 5000]),
+    st.dates().map(lambda d: d.isoformat()),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_values_in_every_table_give_only_valid_findings(tmp_path, data):
+    from xlsxcheck.samples import render, seed_canvases
+
+    sheets = seed_canvases(SEED_TEXT)
+    for _, canvas in sheets:
+        keys = sorted(canvas.cells)
+        for key in data.draw(st.lists(st.sampled_from(keys), max_size=25, unique=True)):
+            canvas.cells[key] = data.draw(_CELLS)
+    path = render(sheets, tmp_path / f"random{data.draw(st.integers(0, 10**6))}.xlsx")
+    result = run([str(path)], Options(jobs=1))
+    catalog = load_catalog()
+    for f in result.findings:
+        assert f.code in catalog and f.severity in ("error", "warning", "info")
+        assert f.file == result.books[0].file
+        assert f.cell is None or re.fullmatch(r"[A-Z]{1,3}\d+(:[A-Z]{1,3}\d+)?", f.cell), f
+        assert f.message and f.message_en
+        assert "R099" != f.code, f.message
