@@ -108,8 +108,9 @@ def _scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]
     """(分值, 得分) of every indicator and funds row, for the score-within-weight schema."""
     pairs = [(clean_text(i.level3.raw) or clean_text(i.level2.raw), i.weight, i.score) for i in table.indicators]
     for key in _FUNDS_ROWS:
-        if f"{key}.weight" in table.fields:
-            pairs.append((clean_text(table.fields[f"{key}.label"].raw), table.fields[f"{key}.weight"], table.fields[f"{key}.score"]))
+        weight, score = table.fields.get(f"{key}.weight"), table.fields.get(f"{key}.score")
+        if weight is not None and score is not None:  # a header may lack either column
+            pairs.append((clean_text(table.fields[f"{key}.label"].raw), weight, score))
     rows = []
     for label, weight, score in pairs:
         if not (weight.present or score.present):
