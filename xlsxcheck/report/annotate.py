@@ -67,6 +67,7 @@ def _cells(ws, ref: str):
 def annotate_book(book: Workbook, findings: list[Finding], target: Path, lang: str = "zh") -> Path:
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.hyperlink import Hyperlink
 
     wb, suffix = _load(book)
     target = target.with_suffix(suffix)
@@ -99,7 +100,7 @@ def annotate_book(book: Workbook, findings: list[Finding], target: Path, lang: s
             _set_text(ws.cell(row=n + 1, column=col), value)
         if f.sheet and f.cell and f.sheet in wb.sheetnames:
             link = ws.cell(row=n + 1, column=3)
-            link.hyperlink = f"#'{f.sheet}'!{f.cell.split(':')[0]}"
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{f.sheet}'!{f.cell.split(':')[0]}")
             link.style = "Hyperlink"
     for col, width in zip("ABCDEFGH", (6, 16, 10, 8, 8, 90, 18, 18)):
         ws.column_dimensions[col].width = width

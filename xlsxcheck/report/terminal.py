@@ -73,7 +73,7 @@ def _file_block(console: Console, file: str, title: str, findings, ui, lang: str
         head.append(f"  {title}", style="bold")
     if not findings:
         head.append(f"  {ui['clean']}", style="green")
-    console.print(head)
+    console.print(head, soft_wrap=True)  # a file name is never broken across lines
     for sheet, group in groupby(findings, key=lambda f: f.sheet):
         console.print(Text(f"  {sheet or ui['whole']}", style="bold"))
         # A borderless grid: long messages wrap inside their own column, also at 80 columns.
