@@ -24,6 +24,12 @@ def refuse_inputs(target: Path, inputs: Iterable[str | Path]) -> None:
             raise OutputError(f"拒绝覆盖输入文件 / refusing to overwrite an input: {target}")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target`` in one rename."""
@@ -34,6 +40,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; an output is an ordinary file
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -39,6 +39,7 @@ GRADES = ("优", "良", "中", "差")
 RATE_BANDS = ((0, 0.6, "<60%"), (0.6, 0.8, "60%-80%"), (0.8, 0.9, "80%-90%"), (0.9, 1.0, "90%-100%"), (1.0, float("inf"), "≥100%"))
 _BASE_ITEMS = (("sangong", "三公经费"), ("car", "公务用车购置和维护经费"), ("abroad", "出国经费"), ("reception", "公务接待"),
                ("project", "项目支出"), ("public", "公用经费"), ("procurement", "政府采购金额"))
+_ERRORS_EXCLUDED = "有错误，未计入合计"
 _BASE_COLS = (("prev_final", "上年决算数"), ("budget", "本年预算数"), ("final", "本年决算数"))
 
 
@@ -107,7 +108,7 @@ def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
             status = ""
         c = result.counts(book.file)
         if not status and exclude_errors and c["error"]:
-            status = "有错误，未计入合计"
+            status = _ERRORS_EXCLUDED
         overall = next(iter(book.of_kind("overall")), None)
         department, parent = book.department, ""
         if registry is not None:
@@ -118,6 +119,12 @@ def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
                            _num(overall, "funds_total.budget"), _num(overall, "funds_total.executed"),
                            _num(overall, "score_total.score"), c["error"], c["warning"], status))
     return units
+
+
+def _listed(u: _Unit) -> bool:
+    """Units whose projects, indicators and base data the detail sheets show: all but
+    duplicates and unreadable files (units left out of totals for errors are shown)."""
+    return not u.status or u.status == _ERRORS_EXCLUDED
 
 
 def _units_sheet(wb, units: list[_Unit], lang: str) -> tuple[int, int]:
@@ -186,9 +193,7 @@ def _projects_sheet(wb, units: list[_Unit], lang: str) -> int:
     headers = ["单位", "主管部门", "项目名称", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评得分", "等级", "来源"]
     _header(ws, headers, [30, 26, 30, 13, 13, 13, 9, 9, 6, 40])
     row = 2
-    for u in units:
-        if u.status and "有错误" not in u.status:
-            continue
+    for u in filter(_listed, units):
         for t in u.book.of_kind("project"):
             name = t.fields.get("project_name")
             budget, executed = _num(t, "funds_total.budget"), _num(t, "funds_total.executed")
@@ -215,7 +220,7 @@ def _indicators_sheet(wb, units: list[_Unit], lang: str) -> None:
     headers = ["单位", "表", "一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施", "来源单元格"]
     _header(ws, headers, [28, 30, 18, 18, 30, 16, 16, 7, 7, 30, 22])
     row = 2
-    for u in units:
+    for u in filter(_listed, units):
         for t in u.book.tables:
             if t.kind == "base":
                 continue
@@ -242,7 +247,7 @@ def _base_sheet(wb, units: list[_Unit], lang: str) -> None:
     headers = ["单位", "编制数", "实际在职人数", "控制率"] + [f"{item}·{col}" for _, item in _BASE_ITEMS for _, col in _BASE_COLS]
     _header(ws, headers, [30, 8, 10, 9] + [14] * (len(headers) - 4))
     row = 2
-    for u in units:
+    for u in filter(_listed, units):
         base = next(iter(u.book.of_kind("base")), None)
         if base is None:
             continue
