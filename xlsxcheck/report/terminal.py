@@ -82,12 +82,17 @@ def _file_block(console: Console, file: str, title: str, findings, ui, lang: str
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
-        grid.add_column(ratio=1, overflow="fold")
+        grid.add_column(overflow="fold")
         for f in group:
             kind = "waived" if f.waived else f.severity
             message = Text(f.text(lang))
             if f.waived:
                 message.append(f"  [{ui['waived']}: {f.waived}]", style="dim")
             grid.add_row("", Text(f.cell or "-", style="bold"), Text(f.code, style=STYLE[kind]), Text(ui[kind], style=STYLE[kind]), message)
-        console.print(grid)
+        if console.is_terminal and not console.no_color:
+            console.print(grid)
+        else:  # plain text: without the padding rich adds to wrapped lines
+            with console.capture() as captured:
+                console.print(grid)
+            console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     console.print()
