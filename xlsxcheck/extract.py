@@ -70,6 +70,20 @@ def level1_of(text: Any) -> tuple[str, float | None]:
     return key, float(m.group(1)) if m else None
 
 
+_MATCHERS: dict[int, tuple[list[str], re.Pattern, frozenset[str]]] = {}
+
+
+def _matcher(labels: list[str]) -> tuple[re.Pattern, frozenset[str]]:
+    """One compiled alternation per label list (longest first), and the proper prefixes
+    of its labels, which is where a label split over cells starts."""
+    hit = _MATCHERS.get(id(labels))
+    if hit is None or hit[0] is not labels:
+        pattern = re.compile("|".join(map(re.escape, labels)))
+        prefixes = frozenset(lab[:i] for lab in labels for i in range(1, len(lab)))
+        hit = _MATCHERS[id(labels)] = (labels, pattern, prefixes)
+    return hit[1], hit[2]
+
+
 class _Sheet:
     """A grid of one file with label look-ups over a row range."""
 
@@ -101,22 +115,45 @@ class _Sheet:
             for c, v in self.grid.row_values(r):
                 yield r, c, v
 
-    def find(self, r0: int, r1: int, labels: list[str], *, exact: bool = False, split: bool = True) -> tuple[int, int] | None:
-        """First cell in rows r0..r1 whose text is (or contains) a label; a label split over
-        two or three cells of one column ("项目支" / "出名称") counts as well."""
+    def matches(self, r: int, c: int, labels: list[str], *, exact: bool = False, split: bool = True) -> bool:
+        """Whether the cell's text is (or contains) a label, or starts a label split over
+        two or three cells of one column ("项目支" / "出名称")."""
+        n = self.norm(r, c)
+        if not n:
+            return False
+        if exact:
+            return strip_label(n) in labels
+        pattern, prefixes = _matcher(labels)
+        m = pattern.search(n)
+        if m and len(n) <= len(m.group()) + 8:  # a label, not a sentence that mentions it
+            return True
+        if split and n in prefixes:
+            joined = n
+            for below in (1, 2):
+                joined += self.norm(r + below, c)
+                if pattern.match(joined):
+                    return True
+        return False
+
+    def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
+        """Where each labelled part (rules/template.yaml) is in rows r0..r1, found in one
+        pass: group -> cells in reading order. Field labels may be split over cells."""
+        group_of, labels = _landmark_labels()
+        pattern = _matcher(labels)[0]
+        found: dict[str, list[tuple[int, int]]] = {}
         for r, c, v in self.cells_in(r0, r1):
+            if type(v) is not str or not self.matches(r, c, labels):
+                continue
             n = self.norm(r, c)
-            s = strip_label(n) if exact else n
-            for lab in labels:
-                if (s == lab) if exact else (lab in n and len(n) <= len(lab) + 8):
-                    return r, c
-            if split and n and not exact:
-                joined = n
-                for below in (1, 2):
-                    joined += self.norm(r + below, c)
-                    if any(joined.startswith(lab) and lab.startswith(n) and lab != n for lab in labels):
-                        return r, c
-        return None
+            m = pattern.search(n) or pattern.match(n + self.norm(r + 1, c) + self.norm(r + 2, c))
+            group = group_of[m.group()]
+            if m.start() == 0 and len(n) < len(m.group()) and not group.startswith("field:"):
+                continue  # only field labels are split over cells in real filings
+            found.setdefault(group, []).append((r, c))
+        return found
+
+    def first(self, marks: dict[str, list[tuple[int, int]]], group: str, from_row: int = 0) -> tuple[int, int] | None:
+        return next((rc for rc in marks.get(group, ()) if rc[0] >= from_row), None)
 
     def right_of(self, r: int, c: int, kind: str, stop: set[str]) -> Value:
         """The value of a label at (r, c): the next non-empty cell to the right, not itself a
@@ -166,25 +203,52 @@ def _title_of(sheet: _Sheet, r: int, c: int) -> tuple[str, int | None, str]:
     return text, int(m.group(1)), unit
 
 
+@functools.cache
+def _landmark_labels() -> tuple[dict[str, str], list[str]]:
+    """Every label a table part is found by, in one list (longest first), with its group."""
+    tpl = template()
+    groups = {
+        "rate": tpl["funds"]["columns"]["rate"], "goals": tpl["goals"], "level1": tpl["indicators"]["columns"]["level1"],
+        "staff": tpl["base"]["staff"]["authorized"], "expense_header": tpl["base"]["expense_header"],
+        **{f"field:{k}": v for k, v in tpl["fields"].items()},
+    }
+    group_of: dict[str, str] = {}
+    for group, labels in groups.items():
+        for lab in labels:
+            group_of.setdefault(lab, group)
+    return group_of, sorted(group_of, key=len, reverse=True)
+
+
+@functools.cache
+def _kind_labels() -> tuple[dict[str, str], list[str], dict[str, str], list[str]]:
+    """Title and anchor labels of all kinds in one list each (longest first), with the kind
+    each label names: one regex search a cell instead of one a kind."""
+    tpl = template()
+    out = []
+    for group in ("titles", "anchors"):
+        kind_of = {lab: kind for kind, labels in tpl[group].items() for lab in labels}
+        out += [kind_of, sorted(kind_of, key=len, reverse=True)]
+    return tuple(out)
+
+
 def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None]]:
     """(kind, first_row, last_row, title_cell) of every table on a sheet."""
-    tpl = template()
     last = sheet.grid.n_rows - 1
+    title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
     anchors: list[tuple[int, int, str]] = []
     titles: list[tuple[int, int, str]] = []
+    title_rx = _matcher(title_labels)[0]
     for r, c, v in sheet.cells_in(0, last):
+        if type(v) is not str:
+            continue  # titles and labels are text; most cells are numbers
         n = sheet.norm(r, c)
-        if not n:
-            continue
-        for kind, labels in tpl["titles"].items():
-            if len(n) > 8 and any(lab in n for lab in labels):
-                titles.append((r, c, kind))
-                break
-        else:
-            for kind, labels in tpl["anchors"].items():
-                if sheet.find(r, r, labels) == (r, c):
-                    anchors.append((r, c, kind))
-                    break
+        m = title_rx.search(n) if len(n) > 8 else None
+        if m:
+            titles.append((r, c, title_kind[m.group()]))
+        elif n and sheet.matches(r, c, anchor_labels):
+            found = _matcher(anchor_labels)[0].search(n) or _matcher(anchor_labels)[0].match(
+                n + sheet.norm(r + 1, c) + sheet.norm(r + 2, c))
+            anchors.append((r, c, anchor_kind[found.group()]))
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
     used_titles: set[tuple[int, int]] = set()
     prev_row, prev_kind = -1, ""
@@ -233,10 +297,10 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
             break
 
 
-def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> int:
+def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], marks) -> int:
     """The 项目资金 / 年度预算申请 block; returns the row after it."""
     tpl = template()["funds"]
-    at = sheet.find(r0, r1, tpl["columns"]["rate"], split=False)
+    at = sheet.first(marks, "rate")
     if at is None:
         problems.append("执行率")
         return r0
@@ -280,8 +344,8 @@ def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
                 break
 
 
-def _goals(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
-    at = sheet.find(r0, r1, template()["goals"], split=False)
+def _goals(sheet: _Sheet, r0: int, r1: int, table: Table, marks) -> None:
+    at = sheet.first(marks, "goals", r0)
     if at is None:
         return
     header = sheet.grid.row_values(at[0])
@@ -297,9 +361,9 @@ def _goals(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
         r += 1
 
 
-def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:
+def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], marks) -> None:
     tpl = template()["indicators"]
-    at = sheet.find(r0, r1, tpl["columns"]["level1"], split=False)
+    at = sheet.first(marks, "level1", r0)
     if at is None:
         problems.append("一级指标")
         return
@@ -356,22 +420,24 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
     tpl = template()
     stop = {lab for labs in tpl["fields"].values() for lab in labs}
     wanted = ("project_name", "department", "implementer") if kind == "project" else ("unit_name",)
+    marks = sheet.landmarks(r0, r1)
     for key in (*wanted, "grade"):
-        at = sheet.find(r0, r1, tpl["fields"][key])
+        at = sheet.first(marks, f"field:{key}")
         if at is not None:
             table.fields[key] = sheet.right_of(*at, "text", stop)
         elif key != "grade":
             problems.append(tpl["fields"][key][0])
-    end = _funds(sheet, r0, r1, table, problems)
+    end = _funds(sheet, r0, r1, table, problems, marks)
     if kind == "overall":
         _breakdown(sheet, r0, r1, table)
-    _goals(sheet, end, r1, table)
-    _indicators(sheet, end, r1, table, problems)
+    _goals(sheet, end, r1, table, marks)
+    _indicators(sheet, end, r1, table, problems, marks)
 
 
 def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:
     tpl = template()["base"]
-    staff = sheet.find(r0, r1, tpl["staff"]["authorized"], split=False)
+    marks = sheet.landmarks(r0, r1)
+    staff = sheet.first(marks, "staff")
     if staff is None:
         problems.append("编制数")
     else:
@@ -381,7 +447,7 @@ def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) ->
             r += 1
         for key, c in cols.items():
             table.fields[f"staff.{key}"] = sheet.value(r, c, "rate" if key == "control_rate" else "count")
-    head = sheet.find(r0, r1, tpl["expense_header"], split=False)
+    head = sheet.first(marks, "expense_header")
     if head is None:
         problems.append("经费控制情况")
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .values import Target
 
@@ -12,9 +12,9 @@ __all__ = ["KIND_NAMES", "table_name", "Value", "Indicator", "BaseItem", "Table"
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One cell as read and as parsed, with where it came from."""
+class Value(NamedTuple):
+    """One cell as read and as parsed, with where it came from. (A NamedTuple: a workbook
+    holds hundreds of them and they are made in the hot path.)"""
 
     raw: Any
     value: Any
@@ -29,8 +29,7 @@ class Value:
         return self.status == "ok"
 
 
-@dataclass(frozen=True, slots=True)
-class Indicator:
+class Indicator(NamedTuple):
     """One 三级指标 row of a 绩效指标 block."""
 
     row: int
@@ -48,8 +47,7 @@ class Indicator:
     actual_parsed: Target
 
 
-@dataclass(frozen=True, slots=True)
-class BaseItem:
+class BaseItem(NamedTuple):
     """One row of the 经费控制情况 block of a 基础数据表."""
 
     key: str  # sangong, car, car_purchase, ..., project, project_item, public, public_office, ...

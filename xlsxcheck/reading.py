@@ -33,14 +33,21 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def col_letter(col: int) -> str:
-    """0-based column index to Excel letters (0 -> A, 26 -> AA)."""
+def _col_letter(col: int) -> str:
     letters = ""
     col += 1
     while col:
         col, rem = divmod(col - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+_LETTERS = [_col_letter(c) for c in range(702)]  # A..ZZ, computed once
+
+
+def col_letter(col: int) -> str:
+    """0-based column index to Excel letters (0 -> A, 26 -> AA)."""
+    return _LETTERS[col] if col < len(_LETTERS) else _col_letter(col)
 
 
 def a1(row: int, col: int) -> str:

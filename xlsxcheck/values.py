@@ -8,6 +8,7 @@ into NaN or 0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -44,11 +45,16 @@ class Parsed:
     tol: float = 0.0  # half-width of the rounding interval the written value stands for
 
 
+@functools.lru_cache(maxsize=65536)
+def _normalize_str(text: str) -> str:
+    return _WS_RE.sub("", unicodedata.normalize("NFKC", text))
+
+
 def normalize(text: Any) -> str:
     """Label form: NFKC (full-width to half-width), every kind of white space removed."""
     if text is None:
         return ""
-    return _WS_RE.sub("", unicodedata.normalize("NFKC", str(text)))
+    return _normalize_str(text if type(text) is str else str(text))
 
 
 def clean_text(raw: Any) -> str:
@@ -181,12 +187,19 @@ _PARSERS = {
 }
 
 
+_BLANK = Parsed(None, "blank")
+_INVALID = Parsed(None, "invalid")
+
+
 def parse(kind: str, raw: Any) -> Parsed:
     """Parse ``raw`` as a value of ``kind`` (amount, count, score, rate, date, text)."""
-    if isinstance(raw, str) and raw.startswith("#") and raw.endswith(("!", "?", "A")):
-        return Parsed(None, "invalid")  # an Excel error value such as #DIV/0! or #N/A
-    if _is_blank(raw):
-        return Parsed(None, "blank")
+    if raw is None:
+        return _BLANK
+    if type(raw) is str:
+        if raw.startswith("#") and raw.endswith(("!", "?", "A")):
+            return _INVALID  # an Excel error value such as #DIV/0! or #N/A
+        if normalize(raw) in BLANK_TEXTS:
+            return _BLANK
     return _PARSERS[kind](raw)
 
 
