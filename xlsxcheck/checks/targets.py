@@ -26,10 +26,10 @@ def outcomes(ctx) -> pd.DataFrame:
         ctx._outcomes = ind
         return ind
     profiles = ctx.batch.profiles
+    profile_of = ind["_book"].map(lambda pos: profiles[pos].id).to_numpy()
     at_most = np.zeros(len(ind), bool)
-    for pos in ind["_book"].unique():
-        mask = (ind["_book"] == pos).to_numpy()
-        p = profiles[pos]
+    for p in {p.id: p for p in profiles}.values():  # a handful of profiles, not one pass per workbook
+        mask = profile_of == p.id
         words = "|".join(map(re.escape, p.at_most_keywords)) or "$^"
         text = ind.loc[mask, "level3"].fillna("") + ind.loc[mask, "level2"].fillna("")
         at_most[mask] = ind.loc[mask, "level1_key"].isin(p.at_most_level1).to_numpy() | text.str.contains(words).to_numpy()
