@@ -30,7 +30,7 @@ def test_seed_every_value_comes_from_its_cell(seed_book):
     """Each extracted value is what the seed filing holds at the cell the value names."""
     tables = _seed_rows(SEED_TEXT)
     checked = 0
-    for t, name, v in _all_values(seed_book):
+    for _t, name, v in _all_values(seed_book):
         if not v.cell:
             continue
         ti = int(v.sheet.removeprefix("Sheet")) - 1

@@ -17,9 +17,8 @@ from .model import Table, Value, Workbook, table_name
 from .profiles import Profile
 from .values import clean_text
 
-__all__ = ["Batch", "build_batch", "FIELD_SUFFIXES"]
+__all__ = ["Batch", "build_batch"]
 
-FIELD_SUFFIXES = ("@tol", "@status", "@cell", "@raw")
 _NUMERIC_KINDS = ("amount", "rate", "score", "count")
 _FUNDS_ROWS = ("funds_total", "fiscal", "carryover", "other")
 

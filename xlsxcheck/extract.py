@@ -26,7 +26,6 @@ _NUMBERING = re.compile(r"^(?:[(]?[0-9一二三四五六七八九十]+[)、.．]
 _TITLE_RE = re.compile(r"(\d{4})年度?(.*)$")
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
-EVALUATION_KINDS = ("overall", "project")
 
 
 def _norm_list(items: list[str]) -> list[str]:
@@ -252,7 +251,7 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
     used_titles: set[tuple[int, int]] = set()
     prev_row, prev_kind = -1, ""
-    for r, c, kind in sorted(anchors):
+    for r, _c, kind in sorted(anchors):
         if kind == "base" and prev_kind == "base":
             prev_row = r
             continue  # 财政供养人员情况 and 经费控制情况 belong to one 基础数据表
@@ -280,7 +279,7 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
     tpl = template()["footer"]
     stop = tpl["stop"] + tpl["filer"] + tpl["date"]
     for key, kind in (("filer", "text"), ("date", "date")):
-        for r, c, v in sheet.cells_in(r0, r1):
+        for r, c, _v in sheet.cells_in(r0, r1):
             n = sheet.norm(r, c)
             lab = next((lab for lab in tpl[key] if lab in n), None)
             if lab is None:
@@ -332,7 +331,7 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
 
 
 def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
-    for r, c, v in sheet.cells_in(r0, r1):
+    for r, c, _v in sheet.cells_in(r0, r1):
         n = sheet.norm(r, c).removeprefix("其中:")
         label, colon, rest = n.partition(":")
         if not colon:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import random
 import re
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "Canvas", "Layout", "UnitSpec", "ProjectSpec", "IndicatorSpec", "Funds",
-    "seed_canvases", "seed_corrections", "render", "unit_canvases", "make_unit", "build_samples",
+    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples",
 ]
 
 
@@ -115,10 +115,6 @@ _SEED_FIXES: dict[tuple[int, int, int], str] = {
     (3, 25, 5): "\u3000", (3, 25, 6): "100", (3, 25, 7): "98",  # the 总分 row was one column to the left
     (3, 27, 0): "填表人： 肖宏    填报日期： 2024.4.20     联系电话：28227910   单位负责人签字：",
 }
-
-
-def seed_corrections() -> dict[tuple[int, int, int], str]:
-    return dict(_SEED_FIXES)
 
 
 def seed_canvases(text: str, corrected: bool = False) -> list[tuple[str, Canvas]]:

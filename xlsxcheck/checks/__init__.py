@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ..batch import Batch
 from ..catalog import load_catalog

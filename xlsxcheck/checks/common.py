@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["fmt", "split_ref", "short_refs", "present"]
+__all__ = ["fmt", "split_ref", "short_refs"]
 
 
 def fmt(x: Any, rate: bool = False, digits: int = 2) -> str:
@@ -35,7 +35,3 @@ def short_refs(refs: list[str], own_sheet: str | None) -> str:
             sheet, cell = split_ref(ref)
             out.append(cell if sheet == own_sheet else ref)
     return "、".join(dict.fromkeys(out)) or "—"
-
-
-def present(status: Any) -> bool:
-    return status == "ok"
