@@ -165,3 +165,25 @@ def test_random_values_in_every_table_give_only_valid_findings(tmp_path, data):
         assert f.cell is None or re.fullmatch(r"[A-Z]{1,3}\d+(:[A-Z]{1,3}\d+)?", f.cell), f
         assert f.message and f.message_en
         assert "R099" != f.code, f.message
+
+
+def test_defect_in_a_rule_costs_only_its_workbook(tmp_path, monkeypatch):
+    import xlsxcheck.checks.filing_date as rule
+
+    shutil.copy(SAMPLES / "01_株洲市保障性住房服务中心_原报.xlsx", tmp_path / "a.xlsx")
+    shutil.copy(SAMPLES / "06_株洲市建筑节能与科技服务中心.xlsx", tmp_path / "b.xlsx")
+    real = rule.check
+
+    def broken(ctx):
+        if any(b.file.endswith("a.xlsx") for b in ctx.batch.books):
+            raise RuntimeError("simulated defect")
+        return real(ctx)
+
+    monkeypatch.setattr(rule, "check", broken)
+    result = run([str(tmp_path)], Options(jobs=1))
+    by_file: dict[str, set[str]] = {}
+    for f in result.findings:
+        by_file.setdefault(Path(f.file).name, set()).add(f.code)
+    assert "R099" in by_file["a.xlsx"] and {"B401", "R007", "F102"} <= by_file["a.xlsx"]  # only that rule is lost
+    assert "filing_date" in next(f.message for f in result.findings if f.code == "R099")
+    assert "R099" not in by_file["b.xlsx"] and {"B401", "X501", "S201"} <= by_file["b.xlsx"]

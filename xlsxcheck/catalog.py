@@ -64,6 +64,7 @@ class Rule:
     impl: str = ""  # module name of a coded rule in xlsxcheck.checks
     blank_left_as_zero: bool = False  # declarative: a blank left side counts as 0
     required: dict[str, list[str]] = field(default_factory=dict)  # R014: fields per table kind
+    scope: str = "book"  # book: within one workbook; batch: across the workbooks of a run
 
     @property
     def group(self) -> str:
@@ -112,6 +113,7 @@ def _rule_from(entry: dict[str, Any], source: str) -> Rule:
             impl=entry.get("impl", ""),
             blank_left_as_zero=entry.get("blank") == "zero",
             required=entry.get("required", {}),
+            scope=entry.get("scope", "book"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: rule {entry.get('code', '?')} is malformed: {exc}") from exc

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from .values import Target
 
-__all__ = ["KIND_NAMES", "table_name", "Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
+__all__ = ["KIND_NAMES", "table_name", "BookSummary", "ProjectRow", "Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -85,6 +85,74 @@ class Workbook:
 
     def of_kind(self, kind: str) -> list[Table]:
         return [t for t in self.tables if t.kind == kind]
+
+    def summarize(self) -> "BookSummary":
+        """What the reports and the rollup keep once the workbook is checked: its identity,
+        counts and rollup rows, not its cells (memory grows with units, not with files)."""
+
+        def num(table: Table | None, name: str) -> float | None:
+            v = table.fields.get(name) if table is not None else None
+            return v.value if v is not None and v.present else None
+
+        overall = next(iter(self.of_kind("overall")), None)
+        base = next(iter(self.of_kind("base")), None)
+        projects, indicators = [], []
+        for t in self.tables:
+            if t.kind == "base":
+                continue
+            name = t.fields.get("project_name")
+            title = name.value if name is not None and name.present else ""
+            if t.kind == "project":
+                projects.append(ProjectRow(title, num(t, "funds_total.initial"), num(t, "funds_total.budget"),
+                                           num(t, "funds_total.executed"), num(t, "score_total.score"), t.sheet))
+            for i in t.indicators:
+                indicators.append((title or "部门整体支出", _shown(i.level1), _shown(i.level2), _shown(i.level3), _shown(i.target),
+                                   _shown(i.actual), i.weight.value if i.weight.present else None,
+                                   i.score.value if i.score.present else None, _shown(i.reason), f"{t.sheet}!{i.score.cell}"))
+        base_values = {} if base is None else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
+        return BookSummary(
+            path=self.path, file=self.file, unit=self.unit, year=self.year, department=self.department,
+            profile=self.profile, profile_source=self.profile_source, readable=self.readable, tables=len(self.tables),
+            projects=len(projects), total_score=num(overall, "score_total.score"),
+            funds=(num(overall, "funds_total.initial"), num(overall, "funds_total.budget"), num(overall, "funds_total.executed")),
+            project_rows=projects, indicator_rows=indicators, base=base_values,
+        )
+
+
+def _shown(v: Value) -> str:
+    from .values import clean_text
+
+    return clean_text(v.raw)
+
+
+class ProjectRow(NamedTuple):
+    name: str
+    initial: float | None
+    budget: float | None
+    executed: float | None
+    score: float | None
+    sheet: str
+
+
+@dataclass(slots=True)
+class BookSummary:
+    """A checked workbook as the reports and the rollup see it (see Workbook.summarize)."""
+
+    path: str
+    file: str
+    unit: str
+    year: int | None
+    department: str
+    profile: str
+    profile_source: str
+    readable: bool
+    tables: int
+    projects: int
+    total_score: float | None
+    funds: tuple[float | None, float | None, float | None]  # 部门整体: 年初预算数, 全年预算数, 全年执行数
+    project_rows: list[ProjectRow]
+    indicator_rows: list[tuple]  # table, level 1/2/3, target, actual, weight, score, reason, source cell
+    base: dict[str, Any]  # numeric fields of the 基础数据表: "staff.authorized", "sangong.final", …
 
 
 @dataclass(frozen=True, slots=True)

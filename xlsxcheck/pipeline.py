@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .catalog import make_finding
-from .model import Finding, Workbook
+from .model import BookSummary, Finding, Workbook
 from .reading import Discovery, discover
 
-__all__ = ["Options", "RunResult", "run", "display_name", "extract_safely", "select_findings"]
+__all__ = ["Options", "RunResult", "run", "display_name", "extract_safely", "check_chunk", "select_findings"]
 
 
 @dataclass
@@ -34,9 +34,8 @@ class Options:
 @dataclass
 class RunResult:
     discovery: Discovery
-    books: list[Workbook]
+    books: list[BookSummary]  # one per file, in the order given
     findings: list[Finding]
-    batch: object | None = None
     unused_waivers: list[dict] = field(default_factory=list)
     registry: object | None = None
 
@@ -61,26 +60,87 @@ def extract_safely(args: tuple[str, str]) -> Workbook:
     try:
         return extract_workbook(path, file)
     except Exception as exc:  # a defect of ours must not stop the batch
-        where = traceback.extract_tb(exc.__traceback__)[-1]
         book = Workbook(path=path, file=file, unit=Path(path).stem, readable=False)
-        book.findings.append(make_finding("R099", file, reason=f"{type(exc).__name__}: {exc} @ {Path(where.filename).name}:{where.lineno}"))
+        book.findings.append(_internal_error(file, exc))
         return book
 
 
-def _extract_all(jobs: list[tuple[str, str]], workers: int, progress: Callable[[int], None] | None) -> list[Workbook]:
-    if workers <= 1 or len(jobs) < 4:
-        out = []
-        for job in jobs:
-            out.append(extract_safely(job))
+def check_chunk(args: tuple[list[tuple[str, str]], Options, object]) -> list[tuple[BookSummary, list[Finding]]]:
+    """Worker entry: read, extract and check a chunk of workbooks; send back only each
+    workbook's summary and findings. Checks run once over the chunk's frames."""
+    from .batch import build_batch
+    from .checks import Context, runners
+    from .profiles import detect_profile, load_profiles
+
+    jobs, options, registry = args
+    books = [extract_safely(job) for job in jobs]
+    profiles = load_profiles(options.rules_dir)
+    found: dict[str, list[Finding]] = {b.file: list(b.findings) for b in books}
+    chosen = []
+    for book in books:
+        if options.profile:
+            profile, book.profile_source = profiles[options.profile], "forced"
+        else:
+            profile, matched = detect_profile(book, profiles)
+            book.profile_source = "detected" if matched else "default"
+            if not matched and book.tables:
+                seen = sorted({f"{i.level1_key}{i.level1_weight:g}" for t in book.tables for i in t.indicators if i.level1_weight})
+                found[book.file].append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))
+        book.profile = profile.id
+        chosen.append(profile)
+
+    def context(group: list[int]):
+        batch = build_batch([books[i] for i in group], [chosen[i] for i in group])
+        return Context(batch=batch, registry=registry, today=options.today)
+
+    whole = context(list(range(len(books))))
+    alone: dict[int, object] = {}
+    for name, check in runners("book"):
+        try:
+            hits = list(check(whole))
+        except Exception:
+            # A defect one workbook runs into costs only that rule on that workbook.
+            hits = []
+            for i, book in enumerate(books):
+                try:
+                    hits += check(alone.setdefault(i, context([i])))
+                except Exception as exc:
+                    found[book.file].append(_internal_error(book.file, exc, name))
+        for f in hits:
+            found[f.file].append(f)
+    return [(b.summarize(), found[b.file]) for b in books]
+
+
+def _internal_error(file: str, exc: Exception, rule: str = "") -> Finding:
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    place = f"{rule}, " if rule else ""
+    return make_finding("R099", file, reason=f"{place}{type(exc).__name__}: {exc} @ {Path(where.filename).name}:{where.lineno}")
+
+
+def _chunks(jobs: list, workers: int) -> list[list]:
+    """Chunks small enough to share out among the workers and bound memory, large enough
+    that per-chunk costs (pandera, frame building) stay small."""
+    size = 200 if workers <= 1 else max(1, min(64, -(-len(jobs) // (workers * 4))))
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+def _check_all(jobs, options: Options, registry, workers: int, progress) -> list[tuple[BookSummary, list[Finding]]]:
+    tasks = [(chunk, options, registry) for chunk in _chunks(jobs, workers)]
+    out: list[tuple[BookSummary, list[Finding]]] = []
+    if workers <= 1 or len(tasks) < 2:
+        results = map(check_chunk, tasks)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        results = pool.map(check_chunk, tasks)
+    try:
+        for part in results:
+            out.extend(part)
             if progress:
-                progress(1)
-        return out
-    out = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for book in pool.map(extract_safely, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8) or 1))):
-            out.append(book)
-            if progress:
-                progress(1)
+                progress(len(part))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return out
 
 
@@ -103,46 +163,32 @@ def select_findings(findings: list[Finding], options: Options) -> list[Finding]:
 
 def run(paths: Iterable[str], options: Options | None = None, progress: Callable[[int], None] | None = None,
         on_discovered: Callable[[int], None] | None = None) -> RunResult:
-    from .batch import build_batch
-    from .checks import Context, run_checks
-    from .profiles import detect_profile, load_profiles
+    from .checks import BatchContext, run_checks
+    from .profiles import load_profiles
     from .registry import load_registry
     from .waivers import apply_waivers, load_waivers
 
     options = options or Options()
+    if options.profile and options.profile not in load_profiles(options.rules_dir):
+        raise KeyError(options.profile)
+    registry = load_registry(options.registry) if options.registry else None
+    waivers = load_waivers(options.waivers) if options.waivers else None
     found = discover(paths)
     if on_discovered:
         on_discovered(len(found.files))
     workers = options.jobs or os.cpu_count() or 1
     jobs = [(str(p), display_name(p)) for p in found.files]
-    books = _extract_all(jobs, workers, progress)
-    profiles = load_profiles(options.rules_dir)
-    if options.profile and options.profile not in profiles:
-        raise KeyError(options.profile)
-    findings: list[Finding] = []
-    chosen = []
-    for book in books:
-        findings.extend(book.findings)
-        if options.profile:
-            profile, book.profile_source = profiles[options.profile], "forced"
-        else:
-            profile, matched = detect_profile(book, profiles)
-            book.profile_source = "detected" if matched else "default"
-            if not matched:
-                seen = sorted({f"{i.level1_key}{i.level1_weight:g}" for t in book.tables for i in t.indicators if i.level1_weight})
-                findings.append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))
-        book.profile = profile.id
-        chosen.append(profile)
-    batch = build_batch(books, chosen)
-    registry = load_registry(options.registry) if options.registry else None
-    findings.extend(run_checks(Context(batch=batch, registry=registry, today=options.today)))
+    results = _check_all(jobs, options, registry, workers, progress)
+    books = [book for book, _ in results]
+    findings = [f for _, fs in results for f in fs]
+    findings.extend(run_checks(BatchContext(books=books, registry=registry), scope="batch"))
     findings = select_findings(findings, options)
     unused: list[dict] = []
-    if options.waivers:
-        findings, unused = apply_waivers(findings, load_waivers(options.waivers))
+    if waivers is not None:
+        findings, unused = apply_waivers(findings, waivers)
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
     findings.sort(key=lambda f: (order.get(f.file, -1), f.sheet or "", _cell_key(f.cell), f.code))
-    return RunResult(found, books, findings, batch, unused, registry)
+    return RunResult(found, books, findings, unused, registry)
 
 
 def _cell_key(cell: str | None) -> tuple[int, str]:

@@ -17,7 +17,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .checks.duplicate_filing import duplicates
 from .checks.grade_matches_score import grade_of
-from .model import Workbook
+from .model import BookSummary
 from .output import atomic_path, refuse_inputs
 from .pipeline import RunResult
 from .values import normalize
@@ -45,7 +45,7 @@ _BASE_COLS = (("prev_final", "上年决算数"), ("budget", "本年预算数"), 
 
 @dataclass
 class _Unit:
-    book: Workbook
+    book: BookSummary
     department: str
     parent: str
     initial: float | None
@@ -55,11 +55,6 @@ class _Unit:
     errors: int
     warnings: int
     status: str  # "" counted | text saying why not
-
-
-def _num(table, name: str) -> float | None:
-    v = table.fields.get(name) if table is not None else None
-    return v.value if v is not None and v.present else None
 
 
 def _set(ws, row: int, col: int, value: Any, fmt: str | None = None):
@@ -109,15 +104,13 @@ def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
         c = result.counts(book.file)
         if not status and exclude_errors and c["error"]:
             status = _ERRORS_EXCLUDED
-        overall = next(iter(book.of_kind("overall")), None)
         department, parent = book.department, ""
         if registry is not None:
             entry = next((v for k, v in registry.units.items() if normalize(k) == normalize(book.unit)), None)
             if entry:
                 department, parent = entry[0] or department, entry[1]
-        units.append(_Unit(book, department or "（未填主管部门）", parent, _num(overall, "funds_total.initial"),
-                           _num(overall, "funds_total.budget"), _num(overall, "funds_total.executed"),
-                           _num(overall, "score_total.score"), c["error"], c["warning"], status))
+        units.append(_Unit(book, department or "（未填主管部门）", parent, *book.funds, book.total_score,
+                           c["error"], c["warning"], status))
     return units
 
 
@@ -167,7 +160,7 @@ def _unit_row(ws, row: int, u: _Unit, red) -> None:
     b = u.book
     rate = u.executed / u.budget if u.executed is not None and u.budget else None
     values = [b.unit, u.department, u.parent, b.year, u.initial, u.budget, u.executed, rate, u.score,
-              grade_of(u.score) if u.score is not None else "", len(b.of_kind("project")), u.errors, u.warnings,
+              grade_of(u.score) if u.score is not None else "", b.projects, u.errors, u.warnings,
               b.file, u.status]
     fmts = [None, None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE] + [None] * 7
     for col, (v, f) in enumerate(zip(values, fmts), start=1):
@@ -194,13 +187,10 @@ def _projects_sheet(wb, units: list[_Unit], lang: str) -> int:
     _header(ws, headers, [30, 26, 30, 13, 13, 13, 9, 9, 6, 40])
     row = 2
     for u in filter(_listed, units):
-        for t in u.book.of_kind("project"):
-            name = t.fields.get("project_name")
-            budget, executed = _num(t, "funds_total.budget"), _num(t, "funds_total.executed")
-            score = _num(t, "score_total.score")
-            values = [u.book.unit, u.department, name.value if name is not None and name.present else "", _num(t, "funds_total.initial"),
-                      budget, executed, executed / budget if executed is not None and budget else None, score,
-                      grade_of(score) if score is not None else "", f"{u.book.file} / {t.sheet}"]
+        for p in u.book.project_rows:
+            rate = p.executed / p.budget if p.executed is not None and p.budget else None
+            values = [u.book.unit, u.department, p.name, p.initial, p.budget, p.executed, rate, p.score,
+                      grade_of(p.score) if p.score is not None else "", f"{u.book.file} / {p.sheet}"]
             fmts = [None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE, None, None, None]
             for col, (v, f) in enumerate(zip(values, fmts), start=1):
                 _set(ws, row, col, v, f)
@@ -221,25 +211,11 @@ def _indicators_sheet(wb, units: list[_Unit], lang: str) -> None:
     _header(ws, headers, [28, 30, 18, 18, 30, 16, 16, 7, 7, 30, 22])
     row = 2
     for u in filter(_listed, units):
-        for t in u.book.tables:
-            if t.kind == "base":
-                continue
-            name = t.fields.get("project_name")
-            table = name.value if name is not None and name.present else "部门整体支出"
-            for i in t.indicators:
-                values = [u.book.unit, table, _text(i.level1), _text(i.level2), _text(i.level3), _text(i.target), _text(i.actual),
-                          i.weight.value if i.weight.present else None, i.score.value if i.score.present else None,
-                          _text(i.reason), f"{t.sheet}!{i.score.cell}"]
-                for col, v in enumerate(values, start=1):
-                    _set(ws, row, col, v)
-                row += 1
+        for indicator in u.book.indicator_rows:
+            for col, v in enumerate((u.book.unit, *indicator), start=1):
+                _set(ws, row, col, v)
+            row += 1
     _filter(ws, len(headers), row - 1)
-
-
-def _text(v) -> str:
-    from .values import clean_text
-
-    return clean_text(v.raw)
 
 
 def _base_sheet(wb, units: list[_Unit], lang: str) -> None:
@@ -248,11 +224,11 @@ def _base_sheet(wb, units: list[_Unit], lang: str) -> None:
     _header(ws, headers, [30, 8, 10, 9] + [14] * (len(headers) - 4))
     row = 2
     for u in filter(_listed, units):
-        base = next(iter(u.book.of_kind("base")), None)
-        if base is None:
+        base = u.book.base
+        if not base:
             continue
-        values: list[Any] = [u.book.unit, _num(base, "staff.authorized"), _num(base, "staff.actual"), _num(base, "staff.control_rate")]
-        values += [_num(base, f"{key}.{col}") for key, _ in _BASE_ITEMS for col, _ in _BASE_COLS]
+        values: list[Any] = [u.book.unit, base.get("staff.authorized"), base.get("staff.actual"), base.get("staff.control_rate")]
+        values += [base.get(f"{key}.{col}") for key, _ in _BASE_ITEMS for col, _ in _BASE_COLS]
         for col, v in enumerate(values, start=1):
             _set(ws, row, col, v, RATE if col == 4 else AMOUNT if col > 4 else None)
         row += 1

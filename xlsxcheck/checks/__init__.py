@@ -1,7 +1,8 @@
 """The check engine: declarative rules (rules/checks_*.yaml with `assert`), pandera schemas
 and one small module per rule that needs more than an expression (`impl`).
 
-Everything runs once over the batch frames of all workbooks (see batch.py).
+Rules of one workbook run once over the frames of a chunk of workbooks (see batch.py), in
+the worker processes; rules across workbooks (scope: batch) run once over all summaries.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..batch import Batch
 from ..catalog import load_catalog
 from ..model import Finding
 
-__all__ = ["Context", "Registry", "run_checks"]
+__all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners"]
 
 
 @dataclass
@@ -27,18 +29,34 @@ class Registry:
 
 @dataclass
 class Context:
+    """What the rules of one workbook (scope "book") see: the frames of a chunk of workbooks."""
+
     batch: Batch
     registry: Registry | None = None
     today: dt.date = field(default_factory=dt.date.today)
 
 
-def run_checks(ctx: Context) -> list[Finding]:
-    from .declarative import run_declarative
+@dataclass
+class BatchContext:
+    """What the rules across workbooks (scope "batch": duplicates, registry) see."""
 
-    findings: list[Finding] = list(run_declarative(ctx))
-    for impl in sorted({r.impl for r in load_catalog().values() if r.impl}):
-        module = importlib.import_module(f"{__name__}.{impl}")
-        findings.extend(module.check(ctx))
-    return findings
+    books: list  # BookSummary of every file
+    registry: Registry | None = None
+
+
+def runners(scope: str = "book") -> list[tuple[str, Callable]]:
+    """(name, check) of every rule module of a scope; "declarative" runs all rules with an assert."""
+    out: list[tuple[str, Callable]] = []
+    if scope == "book":
+        from .declarative import run_declarative
+
+        out.append(("declarative", run_declarative))
+    for impl in sorted({r.impl for r in load_catalog().values() if r.impl and r.scope == scope}):
+        out.append((impl, importlib.import_module(f"{__name__}.{impl}").check))
+    return out
+
+
+def run_checks(ctx, scope: str = "book") -> list[Finding]:
+    return [f for _, check in runners(scope) for f in check(ctx)]
 
 

@@ -20,7 +20,7 @@ def duplicates(books) -> dict[int, int]:
 
 
 def check(ctx):
-    books = ctx.batch.books
+    books = ctx.books
     for pos, orig in duplicates(books).items():
         book = books[pos]
         yield make_finding("D601", book.file, None, None, unit=book.unit, year=book.year or "?", other=books[orig].file)

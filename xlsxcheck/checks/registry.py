@@ -7,7 +7,7 @@ from ..values import normalize
 def check(ctx):
     if ctx.registry is None:
         return
-    filed = {normalize(b.unit): b for b in ctx.batch.books if b.tables}
+    filed = {normalize(b.unit): b for b in ctx.books if b.tables}
     known = {normalize(u): u for u in ctx.registry.units}
     for key, unit in known.items():
         if key not in filed:

@@ -10,27 +10,19 @@ from ..pipeline import RunResult
 __all__ = ["file_summaries"]
 
 
-def _total_score(book) -> float | None:
-    for t in book.of_kind("overall"):
-        v = t.fields.get("score_total.score")
-        if v is not None and v.present:
-            return v.value
-    return None
-
-
 def file_summaries(result: RunResult) -> list[dict[str, Any]]:
     out = []
     for book in result.books:
         c = result.counts(book.file)
-        score = _total_score(book)
+        score = book.total_score
         out.append({
             "file": book.file,
             "unit": book.unit,
             "year": book.year,
             "profile": book.profile,
             "readable": book.readable,
-            "tables": len(book.tables),
-            "projects": len(book.of_kind("project")),
+            "tables": book.tables,
+            "projects": book.projects,
             "errors": c["error"],
             "warnings": c["warning"],
             "waived": c["waived"],
