@@ -62,8 +62,12 @@ def _table_row(pos: int, book: Workbook, table: Table, profile: Profile) -> dict
         "_first_row": table.first_row,
         "_anchor": f"{table.sheet}!{table.fields['title'].cell}" if "title" in table.fields else f"{table.sheet}!A{table.first_row + 1}", "_name_zh": table_name(table, "zh"), "_name_en": table_name(table, "en"),
     }
+    from .checks import fields_used  # the checks package imports this module
+
+    keep = fields_used()
     for name, v in table.fields.items():
-        _put(row, name, v)
+        if name in keep:
+            _put(row, name, v)
     const = {"profile.total_weight": profile.total_weight, "profile.funds_weight": profile.funds_weight}
     for name, x in const.items():
         row[name], row[f"{name}@tol"], row[f"{name}@status"], row[f"{name}@cell"], row[f"{name}@raw"] = x, 0.0, "ok", "", ""

@@ -8,6 +8,7 @@ the worker processes; rules across workbooks (scope: batch) run once over all su
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +17,7 @@ from ..batch import Batch
 from ..catalog import load_catalog
 from ..model import Finding
 
-__all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners"]
+__all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners", "fields_used"]
 
 
 @dataclass
@@ -54,6 +55,28 @@ def runners(scope: str = "book") -> list[tuple[str, Callable]]:
     for impl in sorted({r.impl for r in load_catalog().values() if r.impl and r.scope == scope}):
         out.append((impl, importlib.import_module(f"{__name__}.{impl}").check))
     return out
+
+
+@functools.cache
+def fields_used() -> frozenset[str]:
+    """Every table field some rule reads: the fields of the assert expressions (foreach
+    expanded), R014's required fields, and the FIELDS each rule module declares."""
+    from .declarative import expand
+    from .expr import field_names, parse_expression
+
+    used: set[str] = set()
+    for rule in load_catalog().values():
+        for binding in expand(rule) if rule.assertion else ():
+            names = {k: v[0] for k, v in binding.items()}
+            for expression in filter(None, (rule.assertion, rule.hint.get("assert"))):
+                used.update(field_names(parse_expression(expression.format(**names))))
+            for plain in (rule.at, rule.when):
+                used.update(plain.format(**names).split())
+        for fields in rule.required.values():
+            used.update(fields)
+    for _, check in runners("book"):
+        used.update(getattr(importlib.import_module(check.__module__), "FIELDS", ()))
+    return frozenset(used)
 
 
 def run_checks(ctx, scope: str = "book") -> list[Finding]:

@@ -9,6 +9,8 @@ from ..catalog import make_finding
 from ..values import normalize
 from .common import split_ref
 
+FIELDS = ('department',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+
 
 def check(ctx):
     frame = ctx.batch.tables.get("project")

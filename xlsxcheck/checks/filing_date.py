@@ -5,6 +5,8 @@ import datetime as dt
 from ..catalog import Bi, make_finding
 from .common import split_ref
 
+FIELDS = ('date',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+
 
 def check(ctx):
     books = ctx.batch.books

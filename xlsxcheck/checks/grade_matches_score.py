@@ -3,6 +3,8 @@
 from ..catalog import make_finding
 from .common import fmt, split_ref
 
+FIELDS = ('grade', 'score_total.score')  # table fields this rule reads (batch.py keeps only fields some rule reads)
+
 GRADES = ((90, "优"), (80, "良"), (60, "中"), (float("-inf"), "差"))
 
 

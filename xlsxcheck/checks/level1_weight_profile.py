@@ -7,6 +7,8 @@ import numpy as np
 from ..catalog import Bi, make_finding
 from .common import fmt, split_ref
 
+FIELDS = ('funds_total.weight',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+
 
 def _profile_rows(batch, frame):
     """The profile of each row, and whether its workbook's profile was detected or forced."""

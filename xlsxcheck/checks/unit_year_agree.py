@@ -4,6 +4,8 @@ from ..catalog import Bi, make_finding
 from ..values import normalize
 from .common import split_ref
 
+FIELDS = ('unit_name', 'title_unit', 'year')  # table fields this rule reads (batch.py keeps only fields some rule reads)
+
 _WHAT = {"unit_name": Bi("单位名称", "The unit name"), "title_unit": Bi("表头单位名称", "The unit in the title")}
 
 
