@@ -8,6 +8,7 @@ No text from a workbook is ever written as a formula.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,38 +58,68 @@ class _Unit:
     status: str  # "" counted | text saying why not
 
 
-def _set(ws, row: int, col: int, value: Any, fmt: str | None = None):
-    if isinstance(value, str) and not isinstance(value, Formula):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters an .xls may hold
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not getattr(value, "is_formula", False):
-        cell.data_type = "s"  # workbook text stays text
-    if fmt:
-        cell.number_format = fmt
-    return cell
-
-
 class Formula(str):
-    """A formula xlsxcheck wrote itself (the only strings written as formulas)."""
-
-    is_formula = True
+    """A formula xlsxcheck wrote itself: the only strings written as formulas."""
 
 
-def _header(ws, headers: list[str], widths: list[int]) -> None:
+class _Sheet:
+    """One sheet written row by row in openpyxl's write-only mode (streamed to disk, so a
+    rollup of ten thousand units does not hold millions of cell objects)."""
+
+    def __init__(self, wb, title: str, headers: list[str], widths: list[int]) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.ws = wb.create_sheet(title)
+        self.n_cols = len(headers)
+        for i, w in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(i)].width = w
+        self.ws.freeze_panes = "B2"
+        self.row = 0
+        self.append(headers, style="header")
+
+    def append(self, values: list[Any], fmts: list[str | None] | None = None, style: str = "", fill_col: int | None = None) -> int:
+        """Write a row; return its number."""
+        cells = [self._cell(v, fmts[i] if fmts else None, style, fill_col == i) for i, v in enumerate(values)]
+        self.ws.append(cells)
+        self.row += 1
+        return self.row
+
+    def _cell(self, value: Any, fmt: str | None, style: str, red: bool):
+        from openpyxl.cell import WriteOnlyCell
+
+        if isinstance(value, str) and not isinstance(value, Formula):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters an .xls may hold
+            if not (value[:1] in ("=", "+", "-", "@") or style or red):
+                return value
+        elif not (fmt or style or red or isinstance(value, Formula)):
+            return value
+        cell = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str) and not isinstance(value, Formula):
+            cell.data_type = "s"  # workbook text stays text
+        if fmt:
+            cell.number_format = fmt
+        if style:
+            cell.font, cell.fill, cell.alignment = _STYLES[style]
+        if red:
+            cell.fill = _RED
+        return cell
+
+    def close(self, last_row: int | None = None) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.ws.auto_filter.ref = f"A1:{get_column_letter(self.n_cols)}{max(last_row or self.row, 1)}"
+
+
+def _styles():
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    fill = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
-    for i, (h, w) in enumerate(zip(headers, widths), start=1):
-        c = _set(ws, 1, i, h)
-        c.font, c.fill, c.alignment = Font(bold=True), fill, Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[c.column_letter].width = w
-    ws.freeze_panes = "B2"
+    header = (Font(bold=True), PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7"),
+              Alignment(horizontal="center", vertical="center", wrap_text=True))
+    total = (Font(bold=True), PatternFill(fill_type=None), Alignment())
+    return {"header": header, "total": total}, PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
 
 
-def _filter(ws, n_cols: int, last_row: int) -> None:
-    from openpyxl.utils import get_column_letter
-
-    ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{max(last_row, 1)}"
+_STYLES, _RED = _styles()
 
 
 def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
@@ -121,174 +152,133 @@ def _listed(u: _Unit) -> bool:
 
 
 def _units_sheet(wb, units: list[_Unit], lang: str) -> tuple[int, int]:
-    from openpyxl.styles import Font, PatternFill
-
-    ws = wb.create_sheet(SHEETS["units"][0 if lang == "zh" else 1])
-    headers = ["单位", "主管部门", "上级单位", "年度", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评总分", "等级",
-               "项目数", "错误", "警告", "来源文件", "状态"]
-    _header(ws, headers, [30, 26, 18, 7, 13, 13, 13, 9, 9, 6, 7, 6, 6, 40, 24])
-    bold = Font(bold=True)
-    red = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
-    row = 2
+    sheet = _Sheet(wb, SHEETS["units"][0 if lang == "zh" else 1],
+                   ["单位", "主管部门", "上级单位", "年度", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评总分", "等级",
+                    "项目数", "错误", "警告", "来源文件", "状态"],
+                   [30, 26, 18, 7, 13, 13, 13, 9, 9, 6, 7, 6, 6, 40, 24])
     counted = [u for u in units if not u.status]
     by_dep: dict[str, list[_Unit]] = defaultdict(list)
     for u in counted:
         by_dep[u.department].append(u)
     for dep in sorted(by_dep):
-        first = row
+        first = sheet.row + 1
         for u in sorted(by_dep[dep], key=lambda x: x.book.unit):
-            _unit_row(ws, row, u, red)
-            row += 1
-        _total_row(ws, row, first, row - 1, f"{dep} 小计", bold)
-        row += 1
-    total_row = row
-    _total_row(ws, row, 2, row - 1, "合计", bold)
-    last_data = row
-    row += 2
+            _unit_row(sheet, u)
+        _total_row(sheet, first, sheet.row, f"{dep} 小计")
+    total_row = _total_row(sheet, 2, sheet.row, "合计")
     others = [u for u in units if u.status]
     if others:
-        _set(ws, row, 1, "未计入合计的单位").font = bold
-        row += 1
+        sheet.append([])
+        sheet.append(["未计入合计的单位"], style="total")
         for u in others:
-            _unit_row(ws, row, u, red)
-            row += 1
-    _filter(ws, len(headers), last_data)
+            _unit_row(sheet, u)
+    sheet.close(total_row)
     return total_row, len(counted)
 
 
-def _unit_row(ws, row: int, u: _Unit, red) -> None:
+_UNIT_FMTS = [None, None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE] + [None] * 7
+
+
+def _unit_row(sheet: _Sheet, u: _Unit) -> None:
     b = u.book
     rate = u.executed / u.budget if u.executed is not None and u.budget else None
-    values = [b.unit, u.department, u.parent, b.year, u.initial, u.budget, u.executed, rate, u.score,
-              grade_of(u.score) if u.score is not None else "", b.projects, u.errors, u.warnings,
-              b.file, u.status]
-    fmts = [None, None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE] + [None] * 7
-    for col, (v, f) in enumerate(zip(values, fmts), start=1):
-        _set(ws, row, col, v, f)
-    if u.errors:
-        ws.cell(row=row, column=12).fill = red
+    sheet.append([b.unit, u.department, u.parent, b.year, u.initial, u.budget, u.executed, rate, u.score,
+                  grade_of(u.score) if u.score is not None else "", b.projects, u.errors, u.warnings, b.file, u.status],
+                 _UNIT_FMTS, fill_col=11 if u.errors else None)
 
 
-def _total_row(ws, row: int, first: int, last: int, label: str, bold) -> None:
-    _set(ws, row, 1, label).font = bold
+def _total_row(sheet: _Sheet, first: int, last: int, label: str) -> int:
+    row = sheet.row + 1
+    values: list[Any] = [label] + [None] * 14
     for col in (5, 6, 7, 11, 12, 13):
-        letter = ws.cell(row=row, column=col).column_letter
-        c = _set(ws, row, col, Formula(f"=SUBTOTAL(9,{letter}{first}:{letter}{last})"), AMOUNT if col < 8 else None)
-        c.font = bold
-    c = _set(ws, row, 8, Formula(f'=IF(F{row}=0,"",G{row}/F{row})'), RATE)
-    c.font = bold
+        letter = "ABCDEFGHIJKLMNO"[col - 1]
+        values[col - 1] = Formula(f"=SUBTOTAL(9,{letter}{first}:{letter}{last})")
+    values[7] = Formula(f'=IF(F{row}=0,"",G{row}/F{row})')
+    return sheet.append(values, _UNIT_FMTS, style="total")
 
 
 def _projects_sheet(wb, units: list[_Unit], lang: str) -> int:
-    from openpyxl.styles import Font
-
-    ws = wb.create_sheet(SHEETS["projects"][0 if lang == "zh" else 1])
-    headers = ["单位", "主管部门", "项目名称", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评得分", "等级", "来源"]
-    _header(ws, headers, [30, 26, 30, 13, 13, 13, 9, 9, 6, 40])
-    row = 2
+    sheet = _Sheet(wb, SHEETS["projects"][0 if lang == "zh" else 1],
+                   ["单位", "主管部门", "项目名称", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评得分", "等级", "来源"],
+                   [30, 26, 30, 13, 13, 13, 9, 9, 6, 40])
+    fmts = [None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE, None, None, None]
     for u in filter(_listed, units):
         for p in u.book.project_rows:
             rate = p.executed / p.budget if p.executed is not None and p.budget else None
-            values = [u.book.unit, u.department, p.name, p.initial, p.budget, p.executed, rate, p.score,
-                      grade_of(p.score) if p.score is not None else "", f"{u.book.file} / {p.sheet}"]
-            fmts = [None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE, None, None, None]
-            for col, (v, f) in enumerate(zip(values, fmts), start=1):
-                _set(ws, row, col, v, f)
-            row += 1
-    last = row - 1
-    _set(ws, row, 1, "合计").font = Font(bold=True)
-    for col in (4, 5, 6):
-        letter = ws.cell(row=row, column=col).column_letter
-        _set(ws, row, col, Formula(f"=SUM({letter}2:{letter}{max(last, 2)})"), AMOUNT).font = Font(bold=True)
-    _set(ws, row, 7, Formula(f'=IF(E{row}=0,"",F{row}/E{row})'), RATE).font = Font(bold=True)
-    _filter(ws, len(headers), last)
+            sheet.append([u.book.unit, u.department, p.name, p.initial, p.budget, p.executed, rate, p.score,
+                          grade_of(p.score) if p.score is not None else "", f"{u.book.file} / {p.sheet}"], fmts)
+    last = sheet.row
+    row = last + 1
+    sheet.append(["合计", None, None, *(Formula(f"=SUM({c}2:{c}{max(last, 2)})") for c in "DEF"),
+                  Formula(f'=IF(E{row}=0,"",F{row}/E{row})')], fmts, style="total")
+    sheet.close(last)
     return last - 1  # rows 2..last hold the projects
 
 
 def _indicators_sheet(wb, units: list[_Unit], lang: str) -> None:
-    ws = wb.create_sheet(SHEETS["indicators"][0 if lang == "zh" else 1])
-    headers = ["单位", "表", "一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施", "来源单元格"]
-    _header(ws, headers, [28, 30, 18, 18, 30, 16, 16, 7, 7, 30, 22])
-    row = 2
+    sheet = _Sheet(wb, SHEETS["indicators"][0 if lang == "zh" else 1],
+                   ["单位", "表", "一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施", "来源单元格"],
+                   [28, 30, 18, 18, 30, 16, 16, 7, 7, 30, 22])
     for u in filter(_listed, units):
         for indicator in u.book.indicator_rows:
-            for col, v in enumerate((u.book.unit, *indicator), start=1):
-                _set(ws, row, col, v)
-            row += 1
-    _filter(ws, len(headers), row - 1)
+            sheet.append([u.book.unit, *indicator])
+    sheet.close()
 
 
 def _base_sheet(wb, units: list[_Unit], lang: str) -> None:
-    ws = wb.create_sheet(SHEETS["base"][0 if lang == "zh" else 1])
     headers = ["单位", "编制数", "实际在职人数", "控制率"] + [f"{item}·{col}" for _, item in _BASE_ITEMS for _, col in _BASE_COLS]
-    _header(ws, headers, [30, 8, 10, 9] + [14] * (len(headers) - 4))
-    row = 2
+    sheet = _Sheet(wb, SHEETS["base"][0 if lang == "zh" else 1], headers, [30, 8, 10, 9] + [14] * (len(headers) - 4))
+    fmts = [None, None, None, RATE] + [AMOUNT] * (len(headers) - 4)
     for u in filter(_listed, units):
         base = u.book.base
-        if not base:
-            continue
-        values: list[Any] = [u.book.unit, base.get("staff.authorized"), base.get("staff.actual"), base.get("staff.control_rate")]
-        values += [base.get(f"{key}.{col}") for key, _ in _BASE_ITEMS for col, _ in _BASE_COLS]
-        for col, v in enumerate(values, start=1):
-            _set(ws, row, col, v, RATE if col == 4 else AMOUNT if col > 4 else None)
-        row += 1
-    _filter(ws, len(headers), row - 1)
+        if base:
+            sheet.append([u.book.unit, base.get("staff.authorized"), base.get("staff.actual"), base.get("staff.control_rate")]
+                         + [base.get(f"{key}.{col}") for key, _ in _BASE_ITEMS for col, _ in _BASE_COLS], fmts)
+    sheet.close()
 
 
 def _findings_sheet(wb, result: RunResult, lang: str) -> None:
-    ws = wb.create_sheet(SHEETS["findings"][0 if lang == "zh" else 1])
-    headers = ["单位", "文件", "工作表", "单元格", "代码", "级别", "问题说明", "应为", "实为", "审核说明"]
-    _header(ws, headers, [28, 36, 14, 9, 7, 7, 80, 14, 14, 24])
+    sheet = _Sheet(wb, SHEETS["findings"][0 if lang == "zh" else 1],
+                   ["单位", "文件", "工作表", "单元格", "代码", "级别", "问题说明", "应为", "实为", "审核说明"],
+                   [28, 36, 14, 9, 7, 7, 80, 14, 14, 24])
     names = {"error": "错误", "warning": "警告", "info": "提示"}
-    for row, f in enumerate(result.findings, start=2):
-        values = [f.unit, f.file, f.sheet or "", f.cell or "", f.code, names[f.severity], f.text(lang), f.expected, f.actual, f.waived]
-        for col, v in enumerate(values, start=1):
-            _set(ws, row, col, v)
-    _filter(ws, len(headers), len(result.findings) + 1)
+    for f in result.findings:
+        sheet.append([f.unit, f.file, f.sheet or "", f.cell or "", f.code, names[f.severity], f.text(lang), f.expected, f.actual, f.waived])
+    sheet.close()
 
 
 def _stats_sheet(wb, units_ws_name: str, units: list[_Unit], total_row: int, lang: str) -> None:
     from openpyxl.chart import BarChart, Reference
 
-    ws = wb.create_sheet(SHEETS["stats"][0 if lang == "zh" else 1])
-    _header(ws, ["等级", "单位数"], [16, 10])
+    sheet = _Sheet(wb, SHEETS["stats"][0 if lang == "zh" else 1], ["等级", "单位数"], [16, 10])
     ref = f"'{units_ws_name}'!$J$2:$J${max(total_row - 1, 2)}"
-    for i, g in enumerate(GRADES, start=2):
-        _set(ws, i, 1, g)
-        _set(ws, i, 2, Formula(f'=COUNTIF({ref},"{g}")'))
-    _set(ws, 7, 1, "执行率区间")
-    _set(ws, 7, 2, "单位数")
+    for g in GRADES:
+        sheet.append([g, Formula(f'=COUNTIF({ref},"{g}")')])
+    sheet.append([])
+    sheet.append(["执行率区间", "单位数"], style="header")
     counted = [u for u in units if not u.status]
-    for i, (lo, hi, label) in enumerate(RATE_BANDS, start=8):
-        n = sum(1 for u in counted if u.budget and u.executed is not None and lo <= u.executed / u.budget < hi)
-        _set(ws, i, 1, label)
-        _set(ws, i, 2, n)
+    for lo, hi, label in RATE_BANDS:
+        sheet.append([label, sum(1 for u in counted if u.budget and u.executed is not None and lo <= u.executed / u.budget < hi)])
     for title, first, last, anchor in (("等级分布", 2, 5, "D2"), ("执行率分布", 8, 7 + len(RATE_BANDS), "D18")):
         chart = BarChart()
         chart.title, chart.legend = title, None
-        chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
-        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+        chart.add_data(Reference(sheet.ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
+        chart.set_categories(Reference(sheet.ws, min_col=1, min_row=first, max_row=last))
         chart.height, chart.width = 7, 12
-        ws.add_chart(chart, anchor)
+        sheet.ws.add_chart(chart, anchor)
 
 
 def _missing_sheet(wb, result: RunResult, registry, lang: str) -> tuple[int, int]:
-    ws = wb.create_sheet(SHEETS["missing"][0 if lang == "zh" else 1])
-    _header(ws, ["单位", "主管部门", "情况"], [34, 28, 30])
+    sheet = _Sheet(wb, SHEETS["missing"][0 if lang == "zh" else 1], ["单位", "主管部门", "情况"], [34, 28, 30])
     filed = {normalize(b.unit) for b in result.books if b.tables}
     known = {normalize(u) for u in registry.units}
-    row = 2
     missing = [(u, dep) for u, (dep, _) in registry.units.items() if normalize(u) not in filed]
     for unit, dep in missing:
-        for col, v in enumerate((unit, dep, "名录内单位，未报送"), start=1):
-            _set(ws, row, col, v)
-        row += 1
+        sheet.append([unit, dep, "名录内单位，未报送"])
     extra = [b for b in result.books if b.tables and normalize(b.unit) not in known]
     for b in extra:
-        for col, v in enumerate((b.unit, b.department, f"已报送，但不在名录中（{b.file}）"), start=1):
-            _set(ws, row, col, v)
-        row += 1
-    _filter(ws, 3, row - 1)
+        sheet.append([b.unit, b.department, f"已报送，但不在名录中（{b.file}）"])
+    sheet.close()
     return len(missing), len(extra)
 
 
@@ -300,19 +290,24 @@ def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclud
     refuse_inputs(output, [b.path for b in result.books])
     registry = result.registry
     units = _units(result, registry, exclude_errors)
-    wb = XWorkbook()
-    wb.remove(wb.active)
+    wb = XWorkbook(write_only=True)
     total_row, n_units = _units_sheet(wb, units, lang)
     n_projects = _projects_sheet(wb, units, lang)
     _indicators_sheet(wb, units, lang)
     _base_sheet(wb, units, lang)
     _findings_sheet(wb, result, lang)
-    _stats_sheet(wb, wb.worksheets[0].title, units, total_row, lang)
+    _stats_sheet(wb, SHEETS["units"][0 if lang == "zh" else 1], units, total_row, lang)
     missing = (0, 0)
     if registry is not None:
         missing = _missing_sheet(wb, result, registry, lang)
-    with atomic_path(output) as tmp:
-        wb.save(tmp)
+    try:
+        with atomic_path(output) as tmp:
+            wb.save(tmp)
+    except BaseException:
+        for ws in wb.worksheets:  # release the streamed sheets' temporary files
+            with contextlib.suppress(Exception):
+                ws.close()
+        raise
     skipped = Counter(u.status for u in units if u.status)
     note = "；".join(f"{k} {v}" for k, v in skipped.items())
     text = f"汇总：{n_units} 个单位计入合计，{n_projects} 个项目 → {output}"
