@@ -74,6 +74,10 @@ class _Sheet:
         for i, w in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
         self.ws.freeze_panes = "B2"
+        # Printed (or exported to PDF) landscape, as wide as one page.
+        self.ws.page_setup.orientation = "landscape"
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
+        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
         self.row = 0
         self.append(headers, style="header")
 
