@@ -114,39 +114,36 @@ class _Sheet:
             for c, v in self.grid.row_values(r):
                 yield r, c, v
 
-    def matches(self, r: int, c: int, labels: list[str], *, exact: bool = False, split: bool = True) -> bool:
-        """Whether the cell's text is (or contains) a label, or starts a label split over
-        two or three cells of one column ("项目支" / "出名称")."""
+    def label_at(self, r: int, c: int, labels: list[str]) -> str | None:
+        """The label the cell's text is (or contains), or starts when the label is split over
+        two or three cells of one column ("项目支" / "出名称"); None when it holds none."""
         n = self.norm(r, c)
         if not n:
-            return False
-        if exact:
-            return strip_label(n) in labels
+            return None
         pattern, prefixes = _matcher(labels)
         m = pattern.search(n)
         if m and len(n) <= len(m.group()) + 8:  # a label, not a sentence that mentions it
-            return True
-        if split and n in prefixes:
+            return m.group()
+        if n in prefixes:
             joined = n
             for below in (1, 2):
                 joined += self.norm(r + below, c)
-                if pattern.match(joined):
-                    return True
-        return False
+                m = pattern.match(joined)
+                if m:
+                    return m.group()
+        return None
 
     def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
         """Where each labelled part (rules/template.yaml) is in rows r0..r1, found in one
         pass: group -> cells in reading order. Field labels may be split over cells."""
         group_of, labels = _landmark_labels()
-        pattern = _matcher(labels)[0]
         found: dict[str, list[tuple[int, int]]] = {}
         for r, c, v in self.cells_in(r0, r1):
-            if type(v) is not str or not self.matches(r, c, labels):
+            label = self.label_at(r, c, labels) if type(v) is str else None
+            if label is None:
                 continue
-            n = self.norm(r, c)
-            m = pattern.search(n) or pattern.match(n + self.norm(r + 1, c) + self.norm(r + 2, c))
-            group = group_of[m.group()]
-            if m.start() == 0 and len(n) < len(m.group()) and not group.startswith("field:"):
+            group = group_of[label]
+            if len(self.norm(r, c)) < len(label) and not group.startswith("field:"):
                 continue  # only field labels are split over cells in real filings
             found.setdefault(group, []).append((r, c))
         return found
@@ -244,10 +241,8 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
         m = title_rx.search(n) if len(n) > 8 else None
         if m:
             titles.append((r, c, title_kind[m.group()]))
-        elif n and sheet.matches(r, c, anchor_labels):
-            found = _matcher(anchor_labels)[0].search(n) or _matcher(anchor_labels)[0].match(
-                n + sheet.norm(r + 1, c) + sheet.norm(r + 2, c))
-            anchors.append((r, c, anchor_kind[found.group()]))
+        elif (label := sheet.label_at(r, c, anchor_labels)) is not None:
+            anchors.append((r, c, anchor_kind[label]))
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
     used_titles: set[tuple[int, int]] = set()
     prev_row, prev_kind = -1, ""
