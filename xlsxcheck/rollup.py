@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .checks.duplicate_filing import duplicates
@@ -89,8 +90,6 @@ class _Sheet:
         return self.row
 
     def _cell(self, value: Any, fmt: str | None, style: str, red: bool):
-        from openpyxl.cell import WriteOnlyCell
-
         if isinstance(value, str) and not isinstance(value, Formula):
             value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters an .xls may hold
             if not (value[:1] in ("=", "+", "-", "@") or style or red):
