@@ -271,24 +271,31 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
 
 
 def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
+    """填表人 and 填报日期: in one cell ("填表人：肖宏 填报日期：2024.4.15 …") or beside their
+    labels. The footer is the last thing of a table, so rows are read from the bottom up."""
     tpl = template()["footer"]
     stop = tpl["stop"] + tpl["filer"] + tpl["date"]
-    for key, kind in (("filer", "text"), ("date", "date")):
-        for r, c, _v in sheet.cells_in(r0, r1):
-            n = sheet.norm(r, c)
-            lab = next((lab for lab in tpl[key] if lab in n), None)
-            if lab is None:
+    wanted = {"filer": "text", "date": "date"}
+    for r in range(r1, r0 - 1, -1):
+        for c, v in sheet.grid.row_values(r):
+            if type(v) is not str:
                 continue
-            rest = n.split(lab, 1)[1].lstrip(":")
-            for other in stop:
-                cut = rest.find(other)
-                if cut >= 0:
-                    rest = rest[:cut]
-            if rest:
-                table.fields[key] = sheet.text_value(rest, r, c, kind)
-            else:
-                table.fields[key] = sheet.right_of(r, c, kind, set(stop))
-            break
+            n = sheet.norm(r, c)
+            for key in [k for k in wanted if k not in table.fields]:
+                lab = next((lab for lab in tpl[key] if lab in n), None)
+                if lab is None:
+                    continue
+                rest = n.split(lab, 1)[1].lstrip(":")
+                for other in stop:
+                    cut = rest.find(other)
+                    if cut >= 0:
+                        rest = rest[:cut]
+                if rest:
+                    table.fields[key] = sheet.text_value(rest, r, c, wanted[key])
+                else:
+                    table.fields[key] = sheet.right_of(r, c, wanted[key], set(stop))
+        if all(k in table.fields for k in wanted):
+            return
 
 
 def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], marks) -> int:
@@ -382,6 +389,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         l1 = sheet.value(r, cols["level1"], "text")
         if l1.present and (l1_val is None or l1.cell != l1_val.cell):
             l1_val, l2_val = l1, None
+            key, weight = level1_of(l1.raw)
         if "level2" in cols:
             l2 = sheet.value(r, cols["level2"], "text")
             if l2.present:
@@ -391,7 +399,8 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
             ("score", "score"), ("reason", "text"))}
         if not any(get[k].status != "blank" for k in ("target", "actual", "weight", "score")):
             continue  # a placeholder row such as "社会成本指标" with nothing filed
-        key, weight = level1_of(l1_val.raw if l1_val else "")
+        if l1_val is None:
+            key, weight = "", None
         table.indicators.append(Indicator(
             row=r,
             level1=l1_val or blank,

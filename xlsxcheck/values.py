@@ -33,6 +33,7 @@ _NUMBER = r"[+-]?(?:\d+(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
 _NUMBER_RE = re.compile(rf"^({_NUMBER})$")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _WS_RE = re.compile(r"\s+")
+_PLAIN_RE = re.compile(r"\S+(?: \S+)*")  # no leading, trailing, repeated or special white space
 
 # Excel's serial-date epoch (1900 system, with the 1900 leap-year bug absorbed by using 1899-12-30).
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -61,7 +62,10 @@ def clean_text(raw: Any) -> str:
     """Display form of a text cell: NFKC-free, trimmed, inner runs of space kept as one."""
     if raw is None:
         return ""
-    if isinstance(raw, float) and raw.is_integer():
+    if type(raw) is str:
+        if _PLAIN_RE.fullmatch(raw):
+            return raw  # the common case: nothing to fold
+    elif isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     return _WS_RE.sub(" ", str(raw).replace("\u3000", " ")).strip()
 
