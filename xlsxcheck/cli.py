@@ -90,17 +90,17 @@ def _run(paths, opts, quiet: bool):
 def _common(fn):
     options = [
         click.argument("paths", nargs=-1, required=True),
-        click.option("--profile", help="Force a template profile (see `xlsxcheck profiles`) instead of detecting it."),
-        click.option("--select", multiple=True, help="Report only these rule codes or prefixes (e.g. F,S201)."),
-        click.option("--ignore", multiple=True, help="Do not report these rule codes or prefixes."),
-        click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="Worker processes (default: all cores)."),
-        click.option("--registry", type=click.Path(dir_okay=False), help="Unit registry 单位名录 (CSV/xlsx: 单位名称, 主管部门[, 上级单位])."),
-        click.option("--waivers", type=click.Path(dir_okay=False), help="Accepted warnings 审核说明 (CSV/xlsx: 单位, 规则, 字段, 说明)."),
-        click.option("--rules-dir", type=click.Path(file_okay=False), help="Extra template profiles (*.yaml)."),
-        click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: xlsxcheck.toml found upward)."),
-        click.option("--strict", is_flag=True, default=False, help="Warnings fail the run too (exit 1)."),
-        click.option("--lang", type=LANGS, default=None, help="Message language (default zh)."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--profile", help="指定模板（见 xlsxcheck profiles），不自动识别 / force a template profile."),
+        click.option("--select", multiple=True, help="只报告这些规则代码或前缀，如 F,S201 / report only these codes or prefixes."),
+        click.option("--ignore", multiple=True, help="不报告这些规则代码或前缀 / do not report these codes or prefixes."),
+        click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, help="并行进程数，默认全部 CPU 核 / worker processes (default: all cores)."),
+        click.option("--registry", type=click.Path(dir_okay=False), help="单位名录 CSV/xlsx：单位名称, 主管部门[, 上级单位] / unit registry."),
+        click.option("--waivers", type=click.Path(dir_okay=False), help="审核说明 CSV/xlsx：单位, 规则, 字段, 说明 / accepted warnings."),
+        click.option("--rules-dir", type=click.Path(file_okay=False), help="其他模板目录（*.yaml） / extra template profiles."),
+        click.option("--config", type=click.Path(dir_okay=False), help="配置文件，默认向上查找 xlsxcheck.toml / config file."),
+        click.option("--strict", is_flag=True, default=False, help="有警告也返回 1 / warnings fail the run too."),
+        click.option("--lang", type=LANGS, default=None, help="信息语言，默认中文 / message language."),
+        click.option("--quiet", "-q", is_flag=True, help="不显示进度条 / no progress bar."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -110,25 +110,27 @@ def _common(fn):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xlsxcheck")
 def cli() -> None:
-    """Check and consolidate budget performance self-evaluation workbooks (预算绩效自评表).
+    """预算绩效自评表审核与汇总 / check and consolidate budget performance self-evaluation workbooks.
 
     \b
-    xlsxcheck check 自评表/                 colored list of every mistake
-    xlsxcheck check 自评表/ --format json   the same as JSON (or csv)
-    xlsxcheck check 自评表/ --annotate 批注/  marked copies to send back
-    xlsxcheck rollup 自评表/ -o 汇总.xlsx    the bureau-wide summary workbook
-    xlsxcheck rules [CODE]                  the rule catalog
+    xlsxcheck check 自评表/                   列出全部问题 / every mistake, colored
+    xlsxcheck check 自评表/ --format json     JSON（或 csv）/ the same as JSON or CSV
+    xlsxcheck check 自评表/ --annotate 批注/   标注问题的副本，可退回单位 / marked copies
+    xlsxcheck rollup 自评表/ -o 汇总.xlsx      汇总工作簿 / the bureau-wide summary
+    xlsxcheck rules [代码]                     规则目录 / the rule catalog
+
+    退出码 exit codes: 0 无错误 no errors · 1 有错误 errors · 2 用法或内部错误 usage/internal
     """
 
 
 @cli.command()
 @_common
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
-@click.option("--annotate", type=click.Path(file_okay=False), help="Write annotated copies of the workbooks into DIR.")
-@click.option("--color/--no-color", default=None, help="Force color on or off (default: only on a terminal).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件 / write the report to FILE.")
+@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中生成标注问题的工作簿副本 / annotated copies into DIR.")
+@click.option("--color/--no-color", default=None, help="强制开/关颜色 / force color on or off.")
 def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate, color):
-    """Check workbooks (files, folders or glob patterns) and report every finding."""
+    """审核自评表（文件、文件夹或通配符）并列出全部问题 / check workbooks and report every finding."""
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
     result = _run(paths, opts, quiet)
     if not result.books and result.discovery.missing:
@@ -186,10 +188,10 @@ def _exit_code(result, strict: bool) -> int:
 
 @cli.command()
 @_common
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The rollup workbook to write (.xlsx).")
-@click.option("--exclude-errors", is_flag=True, help="Leave units with errors out of the totals (they are still listed).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="汇总工作簿 .xlsx / the rollup workbook to write.")
+@click.option("--exclude-errors", is_flag=True, help="有错误的单位不计入合计（仍列出） / leave units with errors out of totals.")
 def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, output, exclude_errors):
-    """Merge every unit's workbook into one summary workbook (汇总)."""
+    """把各单位自评表汇总为一个工作簿 / merge every unit's workbook into one summary workbook."""
     from .output import OutputError
     from .rollup import write_rollup
 
@@ -210,9 +212,9 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
 @cli.command()
 @click.argument("code", required=False)
 @click.option("--lang", type=LANGS, default="zh", show_default=True)
-@click.option("--markdown", is_flag=True, help="Print the whole catalog as Markdown (docs/rules.md).")
+@click.option("--markdown", is_flag=True, help="以 Markdown 输出整个规则目录 / the catalog as Markdown.")
 def rules(code, lang, markdown):
-    """List the rule catalog, or explain one rule (e.g. `xlsxcheck rules F102`)."""
+    """列出规则目录或解释一条规则，如 xlsxcheck rules F102 / list or explain the rules."""
     from .catalog import load_catalog
     from .ruledoc import explain, listing, markdown_catalog
 
@@ -229,10 +231,10 @@ def rules(code, lang, markdown):
 
 
 @cli.command()
-@click.option("--rules-dir", type=click.Path(file_okay=False), help="Extra template profiles (*.yaml).")
+@click.option("--rules-dir", type=click.Path(file_okay=False), help="其他模板目录（*.yaml） / extra template profiles.")
 @click.option("--lang", type=LANGS, default="zh", show_default=True)
 def profiles(rules_dir, lang):
-    """List the template profiles (level-1 weights by province or year)."""
+    """列出模板（各省、各年度的一级指标分值） / list the template profiles."""
     from .profiles import load_profiles
 
     for p in load_profiles(rules_dir).values():
