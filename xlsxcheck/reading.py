@@ -180,8 +180,10 @@ def _scan_sheet(data: bytes) -> SheetScan:
     scan = SheetScan()
     refs = _CELL_REF.findall(data)
     if refs:
-        rows = [int(r) for _, r in refs]
-        cols = [_col_index(c) for c, _ in refs]
+        # Distinct letters and row numbers are few; compare those, not every cell.
+        letters, digits = (set(part) for part in zip(*refs))
+        rows = [int(r) for r in digits]
+        cols = [_col_index(c) for c in letters]
         scan.cells = (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
     if b"<f" in data:
         for ref, body in _CELL_ELEM.findall(data):
@@ -223,16 +225,21 @@ def _screen_zip(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetS
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
                 return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
-            for info in infos:
-                if info.filename.endswith((".xml", ".rels")):
-                    with zf.open(info) as fh:
-                        head = fh.read(4096)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        return make_finding("R010", file, part=info.filename), {}
+            parts = {part: name for name, part in _sheet_parts(zf).items()} if "xl/_rels/workbook.xml.rels" in names else {}
             scans = {}
-            for name, part in _sheet_parts(zf).items():
-                if part in names:
-                    scans[name] = _scan_sheet(zf.read(part))
+            for info in infos:
+                if not info.filename.endswith((".xml", ".rels")):
+                    continue
+                if info.filename in parts:  # a worksheet: read whole, once, for both checks
+                    data = zf.read(info)
+                    head = data[:4096]
+                else:
+                    with zf.open(info) as fh:
+                        head = data = fh.read(4096)
+                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                    return make_finding("R010", file, part=info.filename), {}
+                if info.filename in parts:
+                    scans[parts[info.filename]] = _scan_sheet(data)
             return None, scans
     except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
         reason = "zip 文件已损坏或不完整 / corrupt or truncated zip" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else f"{type(exc).__name__}: {exc}"
