@@ -13,9 +13,13 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..batch import Batch
+from typing import TYPE_CHECKING
+
 from ..catalog import load_catalog
 from ..model import Finding
+
+if TYPE_CHECKING:  # pandas stays out of the parent process, which only merges results
+    from ..batch import Batch
 
 __all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners", "fields_used"]
 
@@ -32,7 +36,7 @@ class Registry:
 class Context:
     """What the rules of one workbook (scope "book") see: the frames of a chunk of workbooks."""
 
-    batch: Batch
+    batch: "Batch"
     registry: Registry | None = None
     today: dt.date = field(default_factory=dt.date.today)
 
