@@ -71,7 +71,7 @@ def _run(paths, opts, quiet: bool):
         nonlocal task
         if n >= 10:
             progress.start()
-            task = progress.add_task("读取 / reading", total=n)
+            task = progress.add_task("审核 / checking", total=n)
 
     def advance(k: int) -> None:
         if task is not None:
