@@ -8,6 +8,7 @@ so a zip bomb or an entity-expansion file becomes a finding instead of a hang.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import zipfile
@@ -209,11 +210,11 @@ def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def _screen_zip(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
+def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
     """Bound the inflated size, refuse DTDs, and scan each sheet's extent and formulas
     before any XML is parsed by calamine (which allocates the whole area at once)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
             if "xl/workbook.xml" not in names:
@@ -231,15 +232,15 @@ def _screen_zip(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetS
                 if not info.filename.endswith((".xml", ".rels")):
                     continue
                 if info.filename in parts:  # a worksheet: read whole, once, for both checks
-                    data = zf.read(info)
-                    head = data[:4096]
+                    xml = zf.read(info)
+                    head = xml[:4096]
                 else:
                     with zf.open(info) as fh:
-                        head = data = fh.read(4096)
+                        head = xml = fh.read(4096)
                 if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                     return make_finding("R010", file, part=info.filename), {}
                 if info.filename in parts:
-                    scans[parts[info.filename]] = _scan_sheet(data)
+                    scans[parts[info.filename]] = _scan_sheet(xml)
             return None, scans
     except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
         reason = "zip 文件已损坏或不完整 / corrupt or truncated zip" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else f"{type(exc).__name__}: {exc}"
@@ -248,23 +249,17 @@ def _screen_zip(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetS
         return make_finding("R010", file, part=f"xl/workbook.xml ({type(exc).__name__})"), {}
 
 
-def _sniff(path: Path, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
-    size = path.stat().st_size
-    if size == 0:
+def _sniff(data: bytes, suffix: str, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
+    if not data:
         return make_finding("R001", file, reason="文件为空 / empty file"), {}
-    if size > MAX_FILE_BYTES:
-        return make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB"), {}
-    suffix = path.suffix.lower()
     if suffix in UNSUPPORTED_SUFFIXES:
         return make_finding("R004", file, suffix=suffix), {}
-    with path.open("rb") as fh:
-        head = fh.read(512)
+    head = data[:512]
     if head.startswith(_ZIP_MAGIC):
-        return _screen_zip(path, file)
+        return _screen_zip(data, file)
     if head.startswith(_OLE_MAGIC):
         # An OLE container holds a legacy .xls, or an encrypted .xlsx (EncryptionInfo stream).
-        with path.open("rb") as fh:
-            blob = fh.read(min(size, 1 << 20))
+        blob = data[: 1 << 20]
         if "EncryptionInfo".encode("utf-16-le") in blob:
             return make_finding("R002", file), {}
         if "Workbook".encode("utf-16-le") not in blob and "Book".encode("utf-16-le") not in blob:
@@ -280,29 +275,32 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
     import python_calamine as pc
 
     try:
-        problem, scans = _sniff(path, file)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB")]
+        data = path.read_bytes()  # read once: the screening and calamine see the same bytes
     except OSError as exc:
         return [], [make_finding("R001", file, reason=str(exc))]
+    problem, scans = _sniff(data, path.suffix.lower(), file)
     if problem is not None:
         return [], [problem]
     grids: list[Grid] = []
     findings: list[Finding] = []
     try:
-        with path.open("rb") as fh:
-            book = pc.CalamineWorkbook.from_filelike(fh)
-            for name in book.sheet_names:
-                scan = scans.get(name)
-                if scan is not None and scan.cells > MAX_CELLS:
-                    findings.append(make_finding("R011", file, name, None, cells=f"{scan.cells:,}"))
-                    continue
-                if scan is not None and scan.formulas_without_value:
-                    shown = scan.formulas_without_value
-                    cells = "、".join(shown[:10]) + (f" 等 {len(shown)} 个" if len(shown) > 10 else "")
-                    findings.append(make_finding("R008", file, name, shown[0] if len(shown) == 1 else None, cells=cells))
-                sheet = book.get_sheet_by_name(name)
-                rows = sheet.to_python()
-                merged = sheet.merged_cell_ranges or ()
-                grids.append(Grid(name, rows, sheet.start or (0, 0), merged))
+        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for name in book.sheet_names:
+            scan = scans.get(name)
+            if scan is not None and scan.cells > MAX_CELLS:
+                findings.append(make_finding("R011", file, name, None, cells=f"{scan.cells:,}"))
+                continue
+            if scan is not None and scan.formulas_without_value:
+                shown = scan.formulas_without_value
+                cells = "、".join(shown[:10]) + (f" 等 {len(shown)} 个" if len(shown) > 10 else "")
+                findings.append(make_finding("R008", file, name, shown[0] if len(shown) == 1 else None, cells=cells))
+            sheet = book.get_sheet_by_name(name)
+            rows = sheet.to_python()
+            merged = sheet.merged_cell_ranges or ()
+            grids.append(Grid(name, rows, sheet.start or (0, 0), merged))
     except pc.PasswordError:
         return [], [make_finding("R002", file)]
     except Exception as exc:  # calamine raises its own errors and plain ones for broken parts
