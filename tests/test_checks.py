@@ -199,3 +199,15 @@ def test_select_ignore_and_severity_override():
     assert not {f.code for f in no_i301.findings} & {"I301", "R007", "R014"}
     softer = check(path, select=("I301",), severity={"I301": "info"})
     assert {f.severity for f in softer.findings} == {"info"}
+
+
+def test_registry_names_match_however_they_are_spaced(tmp_path):
+    """The registry is read the same way everywhere: a name written with a space in the 名录
+    still finds the unit, and its 主管部门 becomes the reference for X506."""
+    registry = tmp_path / "名录.csv"
+    registry.write_text("单位名称,主管部门\n株洲市 保障性住房服务中心,株洲市住房和城乡建设局\n", encoding="utf-8")
+    result = check(SAMPLES / "01_株洲市保障性住房服务中心_原报.xlsx", registry=str(registry), select=("X506", "D60"))
+    assert [(f.code, f.sheet, f.cell, f.expected) for f in result.findings] == [
+        ("X506", "Sheet3", "B4", "株洲市住房和城乡建设局"),  # the unit's own name
+        ("X506", "Sheet4", "B4", "株洲市住房和城乡建设局"),  # the typo 逐渐
+    ]

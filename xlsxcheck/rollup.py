@@ -22,7 +22,6 @@ from .checks.grade_matches_score import grade_of
 from .model import BookSummary
 from .output import atomic_path, refuse_inputs
 from .pipeline import RunResult
-from .values import normalize
 
 __all__ = ["write_rollup", "SHEETS", "RATE_BANDS"]
 
@@ -140,7 +139,7 @@ def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
             status = _ERRORS_EXCLUDED
         department, parent = book.department, ""
         if registry is not None:
-            entry = next((v for k, v in registry.units.items() if normalize(k) == normalize(book.unit)), None)
+            entry = registry.entry(book.unit)
             if entry:
                 department, parent = entry[0] or department, entry[1]
         units.append(_Unit(book, department or "（未填主管部门）", parent, *book.funds, book.total_score,
@@ -273,12 +272,9 @@ def _stats_sheet(wb, units_ws_name: str, units: list[_Unit], total_row: int, lan
 
 def _missing_sheet(wb, result: RunResult, registry, lang: str) -> tuple[int, int]:
     sheet = _Sheet(wb, SHEETS["missing"][0 if lang == "zh" else 1], ["单位", "主管部门", "情况"], [34, 28, 30])
-    filed = {normalize(b.unit) for b in result.books if b.tables}
-    known = {normalize(u) for u in registry.units}
-    missing = [(u, dep) for u, (dep, _) in registry.units.items() if normalize(u) not in filed]
+    missing, extra = registry.compare(result.books)  # the same reading as D602 and D603
     for unit, dep in missing:
         sheet.append([unit, dep, "名录内单位，未报送"])
-    extra = [b for b in result.books if b.tables and normalize(b.unit) not in known]
     for b in extra:
         sheet.append([b.unit, b.department, f"已报送，但不在名录中（{b.file}）"])
     sheet.close()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog import load_catalog
 from ..model import Finding
+from ..values import normalize
 
 if TYPE_CHECKING:  # pandas stays out of the parent process, which only merges results
     from ..batch import Batch
@@ -26,10 +27,29 @@ __all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners", "fiel
 
 @dataclass
 class Registry:
-    """The 单位名录: unit name -> (主管部门, 上级单位)."""
+    """The 单位名录: unit name -> (主管部门, 上级单位). Names match after normalize()
+    (full-width forms and white space folded), wherever the registry is consulted."""
 
     units: dict[str, tuple[str, str]] = field(default_factory=dict)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        self._by_key = {normalize(u): u for u in self.units}
+
+    def entry(self, unit: str) -> tuple[str, str] | None:
+        name = self._by_key.get(normalize(unit))
+        return self.units[name] if name is not None else None
+
+    def compare(self, books) -> tuple[list[tuple[str, str]], list]:
+        """Registry units that did not file (name, 主管部门), and filings of units not in it
+        (one workbook per unit)."""
+        filed: dict[str, object] = {}
+        for book in books:
+            if book.tables:
+                filed.setdefault(normalize(book.unit), book)
+        missing = [(name, self.units[name][0]) for key, name in self._by_key.items() if key not in filed]
+        extra = [book for key, book in filed.items() if key not in self._by_key]
+        return missing, extra
 
 
 @dataclass

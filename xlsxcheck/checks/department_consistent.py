@@ -17,15 +17,16 @@ def check(ctx):
     if frame is None or frame.empty or "department" not in frame:
         return
     rows = frame[frame["department@status"] == "ok"]
-    registry = ctx.registry.units if ctx.registry else {}
-    if not registry:
+    registry = ctx.registry
+    if registry is None:
         # Only units whose project tables disagree need a closer look.
         names = rows["department"].map(normalize)
         spread = names.groupby(rows["_book"]).nunique()
         rows = rows[rows["_book"].isin(spread[spread > 1].index)]
     for pos, group in rows.groupby("_book"):
         book = ctx.batch.books[pos]
-        reference = registry.get(book.unit, ("",))[0] or None
+        entry = registry.entry(book.unit) if registry else None
+        reference = entry[0] if entry and entry[0] else None
         if reference is None:
             others = Counter(d for d in group["department"] if normalize(d) != normalize(book.unit))
             if not others:
