@@ -96,6 +96,10 @@ class Grid:
         anchor = self.origin(row, col)
         return self._span.get(anchor, (*anchor, *anchor))
 
+    def merged_ranges(self) -> list[tuple[int, int, int, int]]:
+        """(r0, c0, r1, c1) of every merged range that spans more than one cell."""
+        return [span for span in self._span.values() if span[:2] != span[2:]]
+
     def is_merge_tail(self, row: int, col: int) -> bool:
         return (row, col) in self._anchor
 

@@ -22,6 +22,7 @@ from .checks.grade_matches_score import grade_of
 from .model import BookSummary
 from .output import atomic_path, refuse_inputs
 from .pipeline import RunResult
+from .report.terminal import UI
 
 __all__ = ["write_rollup", "SHEETS", "RATE_BANDS"]
 
@@ -243,9 +244,8 @@ def _findings_sheet(wb, result: RunResult, lang: str) -> None:
     sheet = _Sheet(wb, SHEETS["findings"][0 if lang == "zh" else 1],
                    ["单位", "文件", "工作表", "单元格", "代码", "级别", "问题说明", "应为", "实为", "审核说明"],
                    [28, 36, 14, 9, 7, 7, 80, 14, 14, 24])
-    names = {"error": "错误", "warning": "警告", "info": "提示"}
     for f in result.findings:
-        sheet.append([f.unit, f.file, f.sheet or "", f.cell or "", f.code, names[f.severity], f.text(lang), f.expected, f.actual, f.waived])
+        sheet.append([f.unit, f.file, f.sheet or "", f.cell or "", f.code, UI[lang][f.severity], f.text(lang), f.expected, f.actual, f.waived])
     sheet.close()
 
 

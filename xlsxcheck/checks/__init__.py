@@ -85,17 +85,16 @@ def runners(scope: str = "book") -> list[tuple[str, Callable]]:
 def fields_used() -> frozenset[str]:
     """Every table field some rule reads: the fields of the assert expressions (foreach
     expanded), R014's required fields, and the FIELDS each rule module declares."""
-    from .declarative import expand
+    from .declarative import expand, fill
     from .expr import field_names, parse_expression
 
     used: set[str] = set()
     for rule in load_catalog().values():
         for binding in expand(rule) if rule.assertion else ():
-            names = {k: v[0] for k, v in binding.items()}
             for expression in filter(None, (rule.assertion, rule.hint.get("assert"))):
-                used.update(field_names(parse_expression(expression.format(**names))))
+                used.update(field_names(parse_expression(fill(expression, binding))))
             for plain in (rule.at, rule.when):
-                used.update(plain.format(**names).split())
+                used.update(fill(plain, binding).split())
         for fields in rule.required.values():
             used.update(fields)
     for _, check in runners("book"):

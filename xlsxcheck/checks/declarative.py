@@ -13,7 +13,7 @@ from ..model import Finding
 from .common import fmt, short_refs, split_ref
 from .expr import compare, field_names, parse_expression
 
-__all__ = ["run_declarative", "expand"]
+__all__ = ["run_declarative", "expand", "fill"]
 
 
 def expand(rule: Rule) -> Iterator[dict[str, tuple[str, str, str]]]:
@@ -24,7 +24,7 @@ def expand(rule: Rule) -> Iterator[dict[str, tuple[str, str, str]]]:
         yield dict(zip(names, combo))
 
 
-def _fill(text: str, binding: dict[str, tuple[str, str, str]]) -> str:
+def fill(text: str, binding: dict[str, tuple[str, str, str]]) -> str:
     return text.format(**{k: v[0] for k, v in binding.items()}) if text else text
 
 
@@ -41,9 +41,9 @@ def run_declarative(ctx) -> Iterator[Finding]:
 
 
 def _evaluate(rule: Rule, kind: str, frame, binding) -> Iterator[Finding]:
-    tree = parse_expression(_fill(rule.assertion, binding))
+    tree = parse_expression(fill(rule.assertion, binding))
     applies, ok, left, right = compare(tree, frame, rule.blank_left_as_zero)
-    for needed in _fill(rule.when, binding).split():
+    for needed in fill(rule.when, binding).split():
         # The rule needs a part of the table that was read (not one missing from it).
         status = frame[f"{needed}@status"] if f"{needed}@status" in frame else None
         applies &= status.notna().to_numpy() if status is not None else False
@@ -52,10 +52,10 @@ def _evaluate(rule: Rule, kind: str, frame, binding) -> Iterator[Finding]:
         return
     hint = np.zeros(len(frame), bool)
     if rule.hint:
-        h_applies, h_ok, _, _ = compare(parse_expression(_fill(rule.hint["assert"], binding)), frame)
+        h_applies, h_ok, _, _ = compare(parse_expression(fill(rule.hint["assert"], binding)), frame)
         hint = h_applies & h_ok
     fields = field_names(tree)
-    at = _fill(rule.at, binding) or field_names(tree.body.left)[0]
+    at = fill(rule.at, binding) or field_names(tree.body.left)[0]
     is_rate = at.endswith("rate")
     others = [f for f in fields if f != at]
     params_static: dict[str, Any] = {k: Bi(v[1], v[2]) for k, v in binding.items()}

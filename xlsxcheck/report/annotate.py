@@ -50,9 +50,8 @@ def _load(book: Workbook):
         ws = wb.create_sheet(g.name[:31])
         for (r, c), v in g.cells.items():
             _set_text(ws.cell(row=r + 1, column=c + 1), v)
-        for (r0, c0), (_, _, r1, c1) in g._span.items():
-            if (r1, c1) != (r0, c0):
-                ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
+        for r0, c0, r1, c1 in g.merged_ranges():
+            ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
     return wb, ".xlsx"
 
 
