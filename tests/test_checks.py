@@ -211,3 +211,13 @@ def test_registry_names_match_however_they_are_spaced(tmp_path):
         ("X506", "Sheet3", "B4", "株洲市住房和城乡建设局"),  # the unit's own name
         ("X506", "Sheet4", "B4", "株洲市住房和城乡建设局"),  # the typo 逐渐
     ]
+
+
+def test_funds_score_above_its_weight(tmp_path):
+    from conftest import LAYOUTS, UnitBuilder
+
+    ub = UnitBuilder(tmp_path, *LAYOUTS["plain"])
+    path = ub.edit([(("P1", "funds_total.score"), const(12))])
+    target = locate(ub.clean, ("P1", "funds_total.score"))
+    hits = [(f.sheet, f.cell, f.expected) for f in check(path).findings if f.code == "S201"]
+    assert hits == [(target.sheet, target.cell, "10")]

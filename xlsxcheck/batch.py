@@ -107,35 +107,47 @@ def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, An
     return rows
 
 
-def _scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
-    """(分值, 得分) of every indicator and funds row, for the score-within-weight schema."""
-    pairs = [(clean_text(i.level3.raw) or clean_text(i.level2.raw), i.weight, i.score) for i in table.indicators]
+def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
+    """(分值, 得分) of the funds rows, which join the indicators' in the scored frame."""
+    rows = []
     for key in _FUNDS_ROWS:
         weight, score = table.fields.get(f"{key}.weight"), table.fields.get(f"{key}.score")
-        if weight is not None and score is not None:  # a header may lack either column
-            pairs.append((clean_text(table.fields[f"{key}.label"].raw), weight, score))
-    rows = []
-    for label, weight, score in pairs:
-        if not (weight.present or score.present):
-            continue
-        row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit, "label": label}
+        if weight is None or score is None or not (weight.present or score.present):
+            continue  # a header may lack either column; an empty row has nothing to check
+        row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit,
+               "label": clean_text(table.fields[f"{key}.label"].raw)}
         _put(row, "weight", weight)
         _put(row, "score", score)
         rows.append(row)
     return rows
 
 
+_SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "label"] + [
+    f"{name}{suffix}" for name in ("weight", "score") for suffix in ("", "@tol", "@status", "@cell", "@raw")]
+
+
+def _scored_frame(indicators: pd.DataFrame, funds: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every (分值, 得分) pair for the score-within-weight schema: the indicators' own
+    columns (not built a second time) and the funds rows."""
+    parts = [pd.DataFrame(funds, columns=_SCORED_COLUMNS)]
+    if not indicators.empty:
+        filed = (indicators["weight@status"] == "ok") | (indicators["score@status"] == "ok")
+        ind = indicators[filed].assign(label=indicators["level3"].where(indicators["level3"] != "", indicators["level2"]))
+        parts.insert(0, ind[_SCORED_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
 def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
     batch = Batch(books=books, profiles=profiles)
     by_kind: dict[str, list[dict[str, Any]]] = {"base": [], "overall": [], "project": []}
     indicators: list[dict[str, Any]] = []
-    scored: list[dict[str, Any]] = []
+    funds: list[dict[str, Any]] = []
     for pos, (book, profile) in enumerate(zip(books, profiles)):
         for table in book.tables:
             by_kind[table.kind].append(_table_row(pos, book, table, profile))
             indicators.extend(_indicator_rows(pos, book, table))
-            scored.extend(_scored_rows(pos, book, table))
+            funds.extend(_funds_scored_rows(pos, book, table))
     batch.tables = {kind: pd.DataFrame(rows) for kind, rows in by_kind.items()}
     batch.indicators = pd.DataFrame(indicators)
-    batch.scored = pd.DataFrame(scored)
+    batch.scored = _scored_frame(batch.indicators, funds)
     return batch
