@@ -197,13 +197,10 @@ _INVALID = Parsed(None, "invalid")
 
 def parse(kind: str, raw: Any) -> Parsed:
     """Parse ``raw`` as a value of ``kind`` (amount, count, score, rate, date, text)."""
-    if raw is None:
+    if type(raw) is str and raw.startswith("#") and raw.endswith(("!", "?", "A")):
+        return _INVALID  # an Excel error value such as #DIV/0! or #N/A
+    if _is_blank(raw):
         return _BLANK
-    if type(raw) is str:
-        if raw.startswith("#") and raw.endswith(("!", "?", "A")):
-            return _INVALID  # an Excel error value such as #DIV/0! or #N/A
-        if normalize(raw) in BLANK_TEXTS:
-            return _BLANK
     return _PARSERS[kind](raw)
 
 
