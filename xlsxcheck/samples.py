@@ -286,7 +286,7 @@ class _Writer:
             prev_l2 = None
             for i, ind in enumerate(block):
                 show_l2 = ind.level2 if ind.level2 != prev_l2 or lay.merge else ""
-                self.row("", label if i == 0 or not lay.merge and i == 0 else "", show_l2, ind.level3, ind.target, ind.actual, ind.weight, ind.score, ind.reason)
+                self.row("", label if i == 0 else "", show_l2, ind.level3, ind.target, ind.actual, ind.weight, ind.score, ind.reason)
                 prev_l2 = ind.level2
             if lay.merge and len(block) > 1:
                 self.cv.merge(first, self.col(1), self.r - 1, self.col(1))
