@@ -9,7 +9,9 @@ from their labels. The labels live in rules/template.yaml.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 from collections import Counter
 from pathlib import Path
@@ -84,19 +86,32 @@ def _matcher(labels: list[str]) -> tuple[re.Pattern, frozenset[str]]:
 
 
 class _Sheet:
-    """A grid of one file with label look-ups over a row range."""
+    """A grid of one file with label look-ups. The label form of every text cell is computed
+    once, and labels are found by one regex pass over the sheet's joined text, not per cell."""
 
     def __init__(self, grid: Grid, file: str) -> None:
         self.grid = grid
         self.file = file
         self.name = grid.name
-        self._norm: dict[tuple[int, int], str] = {}
+        tails = grid._anchor
+        keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
+        texts = [grid.cells[k] for k in keys]
+        joined = "\x00".join(texts)
+        norms = normalize(joined).split("\x00") if joined.count("\x00") == len(texts) - 1 else [normalize(t) for t in texts]
+        self._keys = keys
+        self._norms = norms
+        self._norm: dict[tuple[int, int], str] = dict(zip(keys, norms))
+        self._text = "\x00".join(norms)
+        self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
+        self._found: dict[int, dict[tuple[int, int], str]] = {}
 
     def norm(self, r: int, c: int) -> str:
-        key = (r, c)
-        if key not in self._norm:
-            self._norm[key] = normalize(self.grid.get(r, c))
-        return self._norm[key]
+        key = self.grid.origin(r, c)
+        n = self._norm.get(key)
+        if n is None:
+            v = self.grid.cells.get(key)
+            n = self._norm[key] = "" if v is None else normalize(v)
+        return n
 
     def value(self, r: int, c: int, kind: str) -> Value:
         origin = self.grid.origin(r, c)
@@ -114,37 +129,60 @@ class _Sheet:
             for c, v in self.grid.row_values(r):
                 yield r, c, v
 
-    def label_at(self, r: int, c: int, labels: list[str]) -> str | None:
-        """The label the cell's text is (or contains), or starts when the label is split over
-        two or three cells of one column ("项目支" / "出名称"); None when it holds none."""
-        n = self.norm(r, c)
-        if not n:
-            return None
+    def first_matches(self, pattern: re.Pattern) -> list[tuple[int, re.Match]]:
+        """(text cell index, first match in that cell) in reading order: what pattern.search
+        would give cell by cell, from one pass (no label contains the separator)."""
+        out: list[tuple[int, re.Match]] = []
+        last = -1
+        for m in pattern.finditer(self._text):
+            i = bisect.bisect_right(self._starts, m.start()) - 1
+            if i != last:
+                out.append((i, m))
+                last = i
+        return out
+
+    def labels(self, labels: list[str]) -> dict[tuple[int, int], str]:
+        """Every text cell that is (or starts) one of the labels, with that label, in reading
+        order. A label is the cell's whole text give or take a few characters (a sentence that
+        mentions it is not a label); a label split over two or three cells of one column
+        ("项目支" / "出名称") is found at its first cell."""
+        found = self._found.get(id(labels))
+        if found is not None:
+            return found
         pattern, prefixes = _matcher(labels)
-        m = pattern.search(n)
-        if m and len(n) <= len(m.group()) + 8:  # a label, not a sentence that mentions it
-            return m.group()
-        if n in prefixes:
-            joined = n
-            for below in (1, 2):
-                joined += self.norm(r + below, c)
-                m = pattern.match(joined)
-                if m:
-                    return m.group()
-        return None
+        hits = {}
+        for i, m in self.first_matches(pattern):
+            if len(self._norms[i]) <= m.end() - m.start() + 8:
+                hits[i] = m.group()
+        if not prefixes.isdisjoint(self._norms):
+            for i, n in enumerate(self._norms):
+                if n in prefixes and i not in hits:
+                    r, c = self._keys[i]
+                    joined = n
+                    for below in (1, 2):
+                        joined += self.norm(r + below, c)
+                        m = pattern.match(joined)
+                        if m:
+                            hits[i] = m.group()
+                            break
+        found = self._found[id(labels)] = {self._keys[i]: hits[i] for i in sorted(hits)}
+        return found
+
+    def label_at(self, r: int, c: int, labels: list[str]) -> str | None:
+        """The label the cell at (r, c) is or starts (see labels); None when it holds none."""
+        return self.labels(labels).get(self.grid.origin(r, c))
 
     def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
-        """Where each labelled part (rules/template.yaml) is in rows r0..r1, found in one
-        pass: group -> cells in reading order. Field labels may be split over cells."""
+        """Where each labelled part (rules/template.yaml) is in rows r0..r1: group -> cells in
+        reading order. Only field labels may be split over cells (as in real filings)."""
         group_of, labels = _landmark_labels()
         found: dict[str, list[tuple[int, int]]] = {}
-        for r, c, v in self.cells_in(r0, r1):
-            label = self.label_at(r, c, labels) if type(v) is str else None
-            if label is None:
+        for (r, c), label in self.labels(labels).items():
+            if r < r0 or r > r1:
                 continue
             group = group_of[label]
-            if len(self.norm(r, c)) < len(label) and not group.startswith("field:"):
-                continue  # only field labels are split over cells in real filings
+            if len(self._norm[(r, c)]) < len(label) and not group.startswith("field:"):
+                continue
             found.setdefault(group, []).append((r, c))
         return found
 
@@ -231,18 +269,11 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
     """(kind, first_row, last_row, title_cell) of every table on a sheet."""
     last = sheet.grid.n_rows - 1
     title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
-    anchors: list[tuple[int, int, str]] = []
-    titles: list[tuple[int, int, str]] = []
     title_rx = _matcher(title_labels)[0]
-    for r, c, v in sheet.cells_in(0, last):
-        if type(v) is not str:
-            continue  # titles and labels are text; most cells are numbers
-        n = sheet.norm(r, c)
-        m = title_rx.search(n) if len(n) > 8 else None
-        if m:
-            titles.append((r, c, title_kind[m.group()]))
-        elif (label := sheet.label_at(r, c, anchor_labels)) is not None:
-            anchors.append((r, c, anchor_kind[label]))
+    # A title is a long text (a label is short); a cell that holds a title is not an anchor.
+    titles = [(*sheet._keys[i], title_kind[m.group()]) for i, m in sheet.first_matches(title_rx) if len(sheet._norms[i]) > 8]
+    in_title = {(r, c) for r, c, _ in titles}
+    anchors = [(r, c, anchor_kind[label]) for (r, c), label in sheet.labels(anchor_labels).items() if (r, c) not in in_title]
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
     used_titles: set[tuple[int, int]] = set()
     prev_row, prev_kind = -1, ""

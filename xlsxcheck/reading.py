@@ -2,8 +2,11 @@
 
 Values come from python-calamine, which reads .xlsx, .xlsm and legacy .xls alike in well
 under a millisecond per unit workbook. Inputs are only ever opened for reading. Before a
-zip is handed to calamine its inflated size is bounded and its XML is screened for DTDs,
-so a zip bomb or an entity-expansion file becomes a finding instead of a hang.
+zip is handed to calamine its inflated size is bounded and its sheets are screened for DTDs
+and for cells so far apart that calamine would allocate gigabytes, so a zip bomb or an
+entity-expansion file becomes a finding instead of a hang. The parts xlsxcheck parses itself
+(the workbook's relationships and sheet list) go through defusedxml, which refuses entities;
+calamine's XML reader does not expand them.
 """
 
 from __future__ import annotations
@@ -62,14 +65,16 @@ class Grid:
     def __init__(self, name: str, rows: list[list[Any]], start: tuple[int, int], merged: Iterable) -> None:
         self.name = name
         self.cells: dict[tuple[int, int], Any] = {}
+        self.by_row: dict[int, list[tuple[int, Any]]] = {}
         r0, c0 = start
         for i, row in enumerate(rows):
-            for j, v in enumerate(row):
-                if v is not None and v != "":
-                    self.cells[(r0 + i, c0 + j)] = v
-        self.by_row: dict[int, list[tuple[int, Any]]] = {}
-        for (r, c), v in sorted(self.cells.items()):
-            self.by_row.setdefault(r, []).append((c, v))
+            # calamine gives "" for an empty cell; rows come top to bottom, cells left to right.
+            line = [(c0 + j, v) for j, v in enumerate(row) if v != "" and v is not None]
+            if line:
+                r = r0 + i
+                self.by_row[r] = line
+                for c, v in line:
+                    self.cells[(r, c)] = v
         self.n_rows = r0 + len(rows)
         self.n_cols = c0 + max((len(r) for r in rows), default=0)
         self._anchor: dict[tuple[int, int], tuple[int, int]] = {}
@@ -161,8 +166,12 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
 
 
 _CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+# Any row or cell reference beyond row 9999 or right of column Z. Without one the extent is
+# at most 26 x 9999 cells, so the exact (slower) count is only needed when this matches.
+_FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}[0-9]{5,}|[A-Z]{2,3}[0-9]+)"')
 _HAS_VALUE = re.compile(rb"<v>[^<]")  # openpyxl writes <v></v> or <v /> for "no result"
 _CELL_ELEM = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_SHEET_TYPES = ("/worksheet", "/chartsheet", "/dialogsheet", "/macrosheet")
 
 
 @dataclass
@@ -170,8 +179,12 @@ class SheetScan:
     """What the sheet's XML says before calamine loads it: its extent and formulas that
     carry no saved result."""
 
-    cells: int = 0  # rows x columns of the area calamine would allocate
+    cells: int = 0  # rows x columns of the area calamine would allocate (0: known to be small)
     formulas_without_value: list[str] = field(default_factory=list)
+
+    @property
+    def notable(self) -> bool:
+        return self.cells > MAX_CELLS or bool(self.formulas_without_value)
 
 
 def _col_index(letters: bytes) -> int:
@@ -183,18 +196,23 @@ def _col_index(letters: bytes) -> int:
 
 def _scan_sheet(data: bytes) -> SheetScan:
     scan = SheetScan()
-    refs = _CELL_REF.findall(data)
-    if refs:
-        # Distinct letters and row numbers are few; compare those, not every cell.
-        letters, digits = (set(part) for part in zip(*refs))
-        rows = [int(r) for r in digits]
-        cols = [_col_index(c) for c in letters]
-        scan.cells = (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
+    if _FAR_REF.search(data):
+        refs = _CELL_REF.findall(data)
+        if refs:
+            # Distinct letters and row numbers are few; compare those, not every cell.
+            letters, digits = (set(part) for part in zip(*refs))
+            rows = [int(r) for r in digits]
+            cols = [_col_index(c) for c in letters]
+            scan.cells = (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
     if b"<f" in data:
         for ref, body in _CELL_ELEM.findall(data):
             if body and b"<f" in body and not _HAS_VALUE.search(body):
                 scan.formulas_without_value.append(ref.decode())
     return scan
+
+
+def _part_path(target: str) -> str:
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -204,53 +222,59 @@ def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
     ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
     book = ET.fromstring(zf.read("xl/workbook.xml"))
-    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels}
-    parts = {}
-    for sheet in book.iter(f"{ns_main}sheet"):
-        target = targets.get(sheet.get(f"{ns_rel}id"), "")
-        target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts[sheet.get("name")] = target
-    return parts
+    targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))}
+    return {sheet.get("name"): _part_path(targets.get(sheet.get(f"{ns_rel}id"), "")) for sheet in book.iter(f"{ns_main}sheet")}
+
+
+def _sheet_targets(rels: bytes) -> set[str]:
+    """The parts calamine will load as sheets: every sheet relationship of the workbook,
+    wherever it points (a crafted file need not keep them in xl/worksheets/)."""
+    from defusedxml import ElementTree as ET
+
+    return {_part_path(r.get("Target", "")) for r in ET.fromstring(rels) if r.get("Type", "").endswith(_SHEET_TYPES)}
 
 
 def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
     """Bound the inflated size, refuse DTDs, and scan each sheet's extent and formulas
-    before any XML is parsed by calamine (which allocates the whole area at once)."""
+    before any XML is parsed by calamine (which allocates the whole area at once).
+    Returns the scans worth reporting, by sheet name."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-            names = {i.filename for i in infos}
-            if "xl/workbook.xml" not in names:
-                if "EncryptedPackage" in names:
+            by_name = {i.filename: i for i in infos}
+            if "xl/workbook.xml" not in by_name:
+                if "EncryptedPackage" in by_name:
                     return make_finding("R002", file), {}
-                what = "docx" if "word/document.xml" in names else "zip"
+                what = "docx" if "word/document.xml" in by_name else "zip"
                 return make_finding("R003", file, kind=what), {}
             inflated = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
                 return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
-            parts = {part: name for name, part in _sheet_parts(zf).items()} if "xl/_rels/workbook.xml.rels" in names else {}
-            scans = {}
-            for info in infos:
-                if not info.filename.endswith((".xml", ".rels")):
-                    continue
-                if info.filename in parts:  # a worksheet: read whole, once, for both checks
-                    xml = zf.read(info)
-                    head = xml[:4096]
-                else:
-                    with zf.open(info) as fh:
-                        head = xml = fh.read(4096)
-                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                    return make_finding("R010", file, part=info.filename), {}
-                if info.filename in parts:
-                    scans[parts[info.filename]] = _scan_sheet(xml)
-            return None, scans
+            rels = by_name.get("xl/_rels/workbook.xml.rels")
+            notable: dict[str, SheetScan] = {}
+            for part in sorted(_sheet_targets(zf.read(rels)) if rels else ()):
+                if part not in by_name:
+                    continue  # calamine reports the missing part
+                xml = zf.read(by_name[part])
+                if _has_dtd(xml[:4096]):
+                    return make_finding("R010", file, part=part), {}
+                scan = _scan_sheet(xml)
+                if scan.notable:
+                    notable[part] = scan
+            if notable:  # names are needed only to report
+                names = {part: name for name, part in _sheet_parts(zf).items()}
+                return None, {names[part]: scan for part, scan in notable.items() if part in names}
+            return None, {}
     except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
         reason = "zip 文件已损坏或不完整 / corrupt or truncated zip" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else f"{type(exc).__name__}: {exc}"
         return make_finding("R001", file, reason=reason), {}
     except Exception as exc:  # defusedxml refuses entities and external references
         return make_finding("R010", file, part=f"xl/workbook.xml ({type(exc).__name__})"), {}
+
+
+def _has_dtd(head: bytes) -> bool:
+    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
 
 
 def _sniff(data: bytes, suffix: str, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
