@@ -116,6 +116,8 @@ class _Sheet:
     def value(self, r: int, c: int, kind: str) -> Value:
         origin = self.grid.origin(r, c)
         raw = self.grid.cells.get(origin)
+        if raw is None:
+            return Value(None, None, "blank", self.name, a1(*origin), kind, 0.0)
         p = parse(kind, raw)
         return Value(raw, p.value, p.status, self.name, a1(*origin), kind, p.tol)
 
@@ -204,21 +206,26 @@ class _Sheet:
     def header_columns(self, r: int, columns: dict[str, list[str]]) -> tuple[dict[str, int], int]:
         """Column of each header key in the header starting at row r, and the header's depth
         (2 when headers are split over two rows, "年初" above "预算数")."""
+        grid = self.grid
+        texts = []  # (col, text of row r, text of rows r and r+1 joined)
+        for c in sorted({c for c, _ in grid.row_values(r)} | {c for c, _ in grid.row_values(r + 1)}):
+            one = self.norm(r, c)
+            texts.append((c, one, one if grid.is_merge_tail(r + 1, c) else one + self.norm(r + 1, c)))
         found: dict[str, int] = {}
         depth = 1
-        cols = sorted({c for c, _ in self.grid.row_values(r)} | {c for c, _ in self.grid.row_values(r + 1)})
         for key, labels in columns.items():
-            for c in cols:
-                one = self.norm(r, c)
-                two = one + self.norm(r + 1, c) if not self.grid.is_merge_tail(r + 1, c) else one
-                if any(lab in one for lab in labels) and c not in found.values():
+            pattern = _matcher(labels)[0]
+            for c, one, two in texts:
+                if c in found.values():
+                    continue
+                if pattern.search(one):
                     found[key] = c
                     break
-                if any(lab in two for lab in labels) and c not in found.values():
+                if pattern.search(two):
                     found[key] = c
                     depth = 2
                     break
-        if any(self.grid.is_merge_tail(r + 1, c) for c in found.values()):
+        if any(grid.is_merge_tail(r + 1, c) for c in found.values()):
             depth = 2
         return found, depth
 
@@ -329,6 +336,21 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
             return
 
 
+_FUNDS_KINDS = {"rate": "rate", "weight": "score", "score": "score"}
+
+
+@functools.cache
+def _funds_layout() -> tuple[re.Pattern, dict[str, str]]:
+    """What ends the funds block (the goals or indicators header), and funds row label -> key."""
+    tpl = template()
+    ends = re.compile("|".join(map(re.escape, tpl["goals"] + tpl["indicators"]["columns"]["level1"])))
+    row_key: dict[str, str] = {}
+    for key, labels in tpl["funds"]["rows"].items():
+        for lab in labels:
+            row_key.setdefault(lab, key)
+    return ends, row_key
+
+
 def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], marks) -> int:
     """The 项目资金 / 年度预算申请 block; returns the row after it."""
     tpl = template()["funds"]
@@ -340,22 +362,22 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
     cols, depth = sheet.header_columns(hr, tpl["columns"])
     first_value_col = min(cols.values())
     r = hr + depth
-    goals_labels = template()["goals"]
+    ends, row_key = _funds_layout()
     while r <= r1:
-        if any(sheet.norm(r, c).startswith(lab) for c, _ in sheet.grid.row_values(r) for lab in goals_labels + template()["indicators"]["columns"]["level1"]):
+        line = sheet.grid.row_values(r)
+        if any(ends.match(sheet.norm(r, c)) for c, _ in line):
             break
-        for c, _v in sheet.grid.row_values(r):
+        for c, _v in line:
             if c >= first_value_col:
                 break
-            if ":" in sheet.norm(r, c).removeprefix("其中:"):
+            n = sheet.norm(r, c)
+            if ":" in n.removeprefix("其中:"):
                 continue  # a "按收入性质分：…" breakdown cell, not a funds row
-            label = strip_label(sheet.norm(r, c))
-            key = next((k for k, labs in tpl["rows"].items() if label in labs), None)
+            key = row_key.get(strip_label(n))
             if key and f"{key}.label" not in table.fields:
                 table.fields[f"{key}.label"] = sheet.value(r, c, "text")
                 for col_key, col in cols.items():
-                    kind = {"rate": "rate", "weight": "score", "score": "score"}.get(col_key, "amount")
-                    table.fields[f"{key}.{col_key}"] = sheet.value(r, col, kind)
+                    table.fields[f"{key}.{col_key}"] = sheet.value(r, col, _FUNDS_KINDS.get(col_key, "amount"))
                 break
         r += 1
     if "funds_total.label" not in table.fields:

@@ -54,9 +54,17 @@ def col_letter(col: int) -> str:
     return _LETTERS[col] if col < len(_LETTERS) else _col_letter(col)
 
 
+_A1: dict[tuple[int, int], str] = {}  # the same few thousand cells recur in every workbook
+
+
 def a1(row: int, col: int) -> str:
     """0-based (row, col) to an A1 reference."""
-    return f"{col_letter(col)}{row + 1}"
+    ref = _A1.get((row, col))
+    if ref is None:
+        ref = f"{col_letter(col)}{row + 1}"
+        if len(_A1) < 1 << 16:
+            _A1[(row, col)] = ref
+    return ref
 
 
 class Grid:

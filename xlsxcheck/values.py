@@ -11,8 +11,7 @@ import datetime as dt
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Parsed",
@@ -39,8 +38,7 @@ _PLAIN_RE = re.compile(r"\S+(?: \S+)*")  # no leading, trailing, repeated or spe
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):  # a NamedTuple: one is made for every cell read
     value: Any  # float | datetime.date | str | None
     status: str  # "ok" | "blank" | "invalid"
     tol: float = 0.0  # half-width of the rounding interval the written value stands for
@@ -195,6 +193,7 @@ _BLANK = Parsed(None, "blank")
 _INVALID = Parsed(None, "invalid")
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)  # labels and common values recur across workbooks
 def parse(kind: str, raw: Any) -> Parsed:
     """Parse ``raw`` as a value of ``kind`` (amount, count, score, rate, date, text)."""
     if type(raw) is str and raw.startswith("#") and raw.endswith(("!", "?", "A")):
@@ -216,8 +215,7 @@ _COMPARATORS = (
 _INDICATOR_RE = re.compile(rf"^(约)?({_NUMBER})(\D*)$")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """An indicator value: a comparison with a number and unit, or a qualitative text."""
 
     comparator: str | None  # ">=", "<=", ">", "<", "=" or None when not written
@@ -232,6 +230,7 @@ class Target:
         return self.comparator in (">=", "<=", ">", "<")
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)
 def parse_indicator(raw: Any) -> Target:
     """Split "≥360人" into (">=", 360, "人"); "长期" is qualitative; "98%1" is invalid."""
     shown = clean_text(raw)
