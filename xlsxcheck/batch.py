@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from .model import Table, Value, Workbook, table_name
 from .profiles import Profile
@@ -126,10 +127,34 @@ _SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "label"] + [
     f"{name}{suffix}" for name in ("weight", "score") for suffix in ("", "@tol", "@status", "@cell", "@raw")]
 
 
+_NUMERIC_INFERRED = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    """A frame of three blocks: text (object), whole numbers (int64, when complete) and
+    other numbers (float64). pandas 3 would give each text column an array of its own, and
+    every filter over a wide frame would then cost one take per column."""
+    wide = pd.DataFrame(rows, columns=columns, dtype=object)
+    cells = wide.to_numpy()
+    groups: dict[str, list[int]] = {"object": [], "int64": [], "float64": []}
+    for i in range(cells.shape[1]):
+        col = cells[:, i]
+        kind = infer_dtype(col, skipna=True)
+        if kind == "integer" and not pd.isna(col).any():
+            groups["int64"].append(i)
+        elif kind in _NUMERIC_INFERRED:
+            groups["float64"].append(i)
+        else:
+            groups["object"].append(i)
+    parts = [pd.DataFrame(cells[:, idx].astype(dtype), columns=wide.columns[idx], index=wide.index, dtype=dtype)
+             for dtype, idx in groups.items() if idx]
+    return pd.concat(parts, axis=1)[wide.columns] if len(parts) > 1 else (parts[0] if parts else wide)
+
+
 def _scored_frame(indicators: pd.DataFrame, funds: list[dict[str, Any]]) -> pd.DataFrame:
     """Every (分值, 得分) pair for the score-within-weight schema: the indicators' own
     columns (not built a second time) and the funds rows."""
-    parts = [pd.DataFrame(funds, columns=_SCORED_COLUMNS)]
+    parts = [_frame(funds, _SCORED_COLUMNS)]
     if not indicators.empty:
         filed = (indicators["weight@status"] == "ok") | (indicators["score@status"] == "ok")
         ind = indicators[filed].assign(label=indicators["level3"].where(indicators["level3"] != "", indicators["level2"]))
@@ -147,7 +172,7 @@ def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
             by_kind[table.kind].append(_table_row(pos, book, table, profile))
             indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
-    batch.tables = {kind: pd.DataFrame(rows) for kind, rows in by_kind.items()}
-    batch.indicators = pd.DataFrame(indicators)
+    batch.tables = {kind: _frame(rows) for kind, rows in by_kind.items()}
+    batch.indicators = _frame(indicators)
     batch.scored = _scored_frame(batch.indicators, funds)
     return batch
