@@ -11,7 +11,7 @@ import numpy as np
 from ..catalog import Bi, Rule, load_catalog, make_finding
 from ..model import Finding
 from .common import fmt, short_refs, split_ref
-from .expr import compare, field_names, parse_expression
+from .expr import Fields, compare, field_names, parse_expression
 
 __all__ = ["run_declarative", "expand", "fill"]
 
@@ -29,6 +29,7 @@ def fill(text: str, binding: dict[str, tuple[str, str, str]]) -> str:
 
 
 def run_declarative(ctx) -> Iterator[Finding]:
+    by_kind: dict[str, Fields] = {}
     for rule in load_catalog().values():
         if not rule.assertion:
             continue
@@ -36,13 +37,15 @@ def run_declarative(ctx) -> Iterator[Finding]:
             frame = ctx.batch.tables.get(kind)
             if frame is None or frame.empty:
                 continue
+            fields = by_kind.setdefault(kind, Fields(frame))
             for binding in expand(rule):
-                yield from _evaluate(rule, kind, frame, binding)
+                yield from _evaluate(rule, fields, binding)
 
 
-def _evaluate(rule: Rule, kind: str, frame, binding) -> Iterator[Finding]:
+def _evaluate(rule: Rule, fields: Fields, binding) -> Iterator[Finding]:
+    frame = fields.frame
     tree = parse_expression(fill(rule.assertion, binding))
-    applies, ok, left, right = compare(tree, frame, rule.blank_left_as_zero)
+    applies, ok, left, right = compare(tree, fields, rule.blank_left_as_zero)
     for needed in fill(rule.when, binding).split():
         # The rule needs a part of the table that was read (not one missing from it).
         status = frame[f"{needed}@status"] if f"{needed}@status" in frame else None
@@ -52,7 +55,7 @@ def _evaluate(rule: Rule, kind: str, frame, binding) -> Iterator[Finding]:
         return
     hint = np.zeros(len(frame), bool)
     if rule.hint:
-        h_applies, h_ok, _, _ = compare(parse_expression(fill(rule.hint["assert"], binding)), frame)
+        h_applies, h_ok, _, _ = compare(parse_expression(fill(rule.hint["assert"], binding)), fields)
         hint = h_applies & h_ok
     fields = field_names(tree)
     at = fill(rule.at, binding) or field_names(tree.body.left)[0]

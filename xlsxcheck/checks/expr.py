@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Interval", "parse_expression", "evaluate", "compare", "field_names", "ExpressionError"]
+__all__ = ["Fields", "Interval", "parse_expression", "evaluate", "compare", "field_names", "ExpressionError"]
 
 _EPS = 1e-9
 _FUNCS = ("min", "max", "coalesce")
@@ -107,17 +107,39 @@ def field_names(node: ast.AST) -> list[str]:
     return out
 
 
+class Fields:
+    """A frame's fields as intervals, each computed once however many rules read it."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.n = len(frame)
+        self._done: dict[str, Interval] = {}
+
+    def __call__(self, name: str) -> Interval:
+        got = self._done.get(name)
+        if got is None:
+            got = self._done[name] = _field(self.frame, name)
+        return got
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    if column.dtype.kind in "fi":
+        return column.to_numpy(dtype=float)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
 def _field(frame: pd.DataFrame, name: str) -> Interval:
     """A field as intervals. A part the table does not have (other funds, a breakdown line
-    the template lacks) adds 0 to a sum like a blank cell, but is never itself checked."""
+    the template lacks) adds 0 to a sum like a blank cell, but is never itself checked.
+    The arrays are shared through Fields: never changed in place."""
     n = len(frame)
     if name not in frame.columns:
         zero = np.zeros(n)
         return Interval(zero, zero.copy(), np.ones(n, bool), np.ones(n, bool), np.ones(n, bool))
     status = frame[f"{name}@status"].to_numpy(dtype=object)
-    value = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-    tol = pd.to_numeric(frame[f"{name}@tol"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    absent = pd.isna(frame[f"{name}@status"]).to_numpy()
+    value = _numbers(frame[name])
+    tol = np.nan_to_num(_numbers(frame[f"{name}@tol"]))
+    absent = pd.isna(status)
     blank = (status == "blank") | absent
     known = (status == "ok") | blank
     value = np.where(blank, 0.0, value)
@@ -129,12 +151,12 @@ def _const(n: int, x: float) -> Interval:
     return Interval(arr, arr.copy(), np.ones(n, bool), np.zeros(n, bool))
 
 
-def evaluate(node: ast.AST, frame: pd.DataFrame) -> Interval:
-    n = len(frame)
+def evaluate(node: ast.AST, frame: Fields) -> Interval:
+    n = frame.n
     if isinstance(node, ast.Expression):
         return evaluate(node.body, frame)
     if isinstance(node, (ast.Name, ast.Attribute)):
-        return _field(frame, _name(node))
+        return frame(_name(node))
     if isinstance(node, ast.Constant):
         return _const(n, node.value)
     if isinstance(node, ast.UnaryOp):
@@ -178,7 +200,7 @@ def evaluate(node: ast.AST, frame: pd.DataFrame) -> Interval:
     raise ExpressionError(f"cannot evaluate {type(node).__name__}")
 
 
-def compare(tree: ast.Expression, frame: pd.DataFrame, blank_left_as_zero: bool = False):
+def compare(tree: ast.Expression, frame: Fields, blank_left_as_zero: bool = False):
     """(applies, ok, left, right) for a comparison expression over every row of ``frame``."""
     node = tree.body
     if not isinstance(node, ast.Compare):
