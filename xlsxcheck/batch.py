@@ -33,16 +33,24 @@ class Batch:
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)  # every (分值, 得分) pair
 
 
+_KEYS: dict[str, tuple[str, str, str, str]] = {}
+_NAN = float("nan")
+
+
 def _put(row: dict[str, Any], name: str, v: Value) -> None:
-    numeric = v.kind in _NUMERIC_KINDS
-    row[name] = (v.value if v.present else float("nan")) if numeric else (v.value if v.present else None)
-    row[f"{name}@tol"] = v.tol
-    row[f"{name}@status"] = v.status
-    row[f"{name}@cell"] = f"{v.sheet}!{v.cell}" if v.cell else ""
-    if v.kind == "rate" and v.present and isinstance(v.raw, (int, float)):
-        row[f"{name}@raw"] = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
+    keys = _KEYS.get(name)
+    if keys is None:
+        keys = _KEYS[name] = (f"{name}@tol", f"{name}@status", f"{name}@cell", f"{name}@raw")
+    status, raw = v.status, v.raw
+    present = status == "ok"
+    row[name] = v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None)
+    row[keys[0]] = v.tol
+    row[keys[1]] = status
+    row[keys[2]] = f"{v.sheet}!{v.cell}" if v.cell else ""
+    if v.kind == "rate" and present and type(raw) in (int, float):
+        row[keys[3]] = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
     else:
-        row[f"{name}@raw"] = clean_text(v.raw)
+        row[keys[3]] = clean_text(raw)
 
 
 def _derived(row: dict[str, Any], name: str, values: list[Value]) -> None:

@@ -60,11 +60,12 @@ def clean_text(raw: Any) -> str:
     """Display form of a text cell: NFKC-free, trimmed, inner runs of space kept as one."""
     if raw is None:
         return ""
-    if type(raw) is str:
+    kind = type(raw)
+    if kind is str:
         if _PLAIN_RE.fullmatch(raw):
             return raw  # the common case: nothing to fold
-    elif isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
+    elif kind is float:
+        return str(int(raw)) if raw.is_integer() else str(raw)  # no white space to fold
     return _WS_RE.sub(" ", str(raw).replace("\u3000", " ")).strip()
 
 
