@@ -14,9 +14,8 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from .model import Table, Value, Workbook, table_name
+from .model import Table, Value, Workbook, shown, table_name
 from .profiles import Profile
-from .values import clean_text
 
 __all__ = ["Batch", "build_batch"]
 
@@ -50,7 +49,7 @@ def _put(row: dict[str, Any], name: str, v: Value) -> None:
     if v.kind == "rate" and present and type(raw) in (int, float):
         row[keys[3]] = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
     else:
-        row[keys[3]] = clean_text(raw)
+        row[keys[3]] = shown(v)
 
 
 def _derived(row: dict[str, Any], name: str, values: list[Value]) -> None:
@@ -102,8 +101,8 @@ def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, An
             "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
             "_unit": book.unit, "_kind": table.kind, "_row": ind.row,
             "level1_key": ind.level1_key, "level1_weight": ind.level1_weight if ind.level1_weight is not None else float("nan"),
-            "level1": clean_text(ind.level1.raw), "level1@cell": f"{ind.level1.sheet}!{ind.level1.cell}",
-            "level2": clean_text(ind.level2.raw), "level3": clean_text(ind.level3.raw),
+            "level1": shown(ind.level1), "level1@cell": f"{ind.level1.sheet}!{ind.level1.cell}",
+            "level2": shown(ind.level2), "level3": shown(ind.level3),
         }
         for name in ("target", "actual"):
             v, p = getattr(ind, name), getattr(ind, f"{name}_parsed")
@@ -124,7 +123,7 @@ def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str,
         if weight is None or score is None or not (weight.present or score.present):
             continue  # a header may lack either column; an empty row has nothing to check
         row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit,
-               "label": clean_text(table.fields[f"{key}.label"].raw)}
+               "label": shown(table.fields[f"{key}.label"])}
         _put(row, "weight", weight)
         _put(row, "score", score)
         rows.append(row)

@@ -427,47 +427,40 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         problems.extend(missing)
         return
     first_col = min(cols.values())
+    grid = sheet.grid
+    c1, c2 = cols["level1"], cols.get("level2")
     l1_val: Value | None = None
     l2_val: Value | None = None
+    l1_at = l2_at = None  # the cells l1_val and l2_val come from: a merged label is read once
+    key, weight = "", None
     blank = Value(None, None, "blank", sheet.name, "", "text")
+    columns = [(cols.get(k), kind) for k, kind in (
+        ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text"))]
     for r in range(at[0] + depth, r1 + 1):
-        lead = [sheet.norm(r, c) for c, _ in sheet.grid.row_values(r) if c <= first_col]
+        line = grid.row_values(r)
+        lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
         if any(n in tpl["total"] for n in lead):
-            table.fields["score_total.label"] = sheet.value(r, next(c for c, _ in sheet.grid.row_values(r)), "text")
+            table.fields["score_total.label"] = sheet.value(r, line[0][0], "text")
             table.fields["score_total.weight"] = sheet.value(r, cols["weight"], "score")
             table.fields["score_total.score"] = sheet.value(r, cols["score"], "score")
             return
         if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
             break
-        l1 = sheet.value(r, cols["level1"], "text")
-        if l1.present and (l1_val is None or l1.cell != l1_val.cell):
-            l1_val, l2_val = l1, None
-            key, weight = level1_of(l1.raw)
-        if "level2" in cols:
-            l2 = sheet.value(r, cols["level2"], "text")
+        if grid.origin(r, c1) != l1_at:
+            l1 = sheet.value(r, c1, "text")
+            if l1.present:
+                l1_val, l1_at, l2_val, l2_at = l1, grid.origin(r, c1), None, None
+                key, weight = level1_of(l1.raw)
+        if c2 is not None and grid.origin(r, c2) != l2_at:
+            l2 = sheet.value(r, c2, "text")
             if l2.present:
-                l2_val = l2
-        get = {k: sheet.value(r, cols[k], kind) if k in cols else blank for k, kind in (
-            ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"),
-            ("score", "score"), ("reason", "text"))}
-        if not any(get[k].status != "blank" for k in ("target", "actual", "weight", "score")):
+                l2_val, l2_at = l2, grid.origin(r, c2)
+        level3, target, actual, weight_v, score, reason = [blank if c is None else sheet.value(r, c, kind) for c, kind in columns]
+        if target.status == "blank" and actual.status == "blank" and weight_v.status == "blank" and score.status == "blank":
             continue  # a placeholder row such as "社会成本指标" with nothing filed
-        if l1_val is None:
-            key, weight = "", None
         table.indicators.append(Indicator(
-            row=r,
-            level1=l1_val or blank,
-            level1_key=key,
-            level1_weight=weight,
-            level2=l2_val or blank,
-            level3=get["level3"],
-            target=get["target"],
-            actual=get["actual"],
-            weight=get["weight"],
-            score=get["score"],
-            reason=get["reason"],
-            target_parsed=parse_indicator(get["target"].raw),
-            actual_parsed=parse_indicator(get["actual"].raw),
+            r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
+            parse_indicator(target.raw), parse_indicator(actual.raw),
         ))
     problems.append("总分")
 

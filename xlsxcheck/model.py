@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .values import Target
+from .values import Target, clean_text
 
-__all__ = ["KIND_NAMES", "table_name", "BookSummary", "ProjectRow", "Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES"]
+__all__ = ["KIND_NAMES", "table_name", "BookSummary", "ProjectRow", "Value", "Indicator", "BaseItem", "Table", "Workbook", "Finding", "SEVERITIES", "shown"]
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -106,9 +106,9 @@ class Workbook:
                 projects.append(ProjectRow(title, num(t, "funds_total.initial"), num(t, "funds_total.budget"),
                                            num(t, "funds_total.executed"), num(t, "score_total.score"), t.sheet))
             for i in t.indicators:
-                indicators.append((title or "部门整体支出", _shown(i.level1), _shown(i.level2), _shown(i.level3), _shown(i.target),
-                                   _shown(i.actual), i.weight.value if i.weight.present else None,
-                                   i.score.value if i.score.present else None, _shown(i.reason), f"{t.sheet}!{i.score.cell}"))
+                indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), shown(i.target),
+                                   shown(i.actual), i.weight.value if i.weight.present else None,
+                                   i.score.value if i.score.present else None, shown(i.reason), f"{t.sheet}!{i.score.cell}"))
         base_values = {} if base is None else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
         return BookSummary(
             path=self.path, file=self.file, unit=self.unit, year=self.year, department=self.department,
@@ -119,9 +119,10 @@ class Workbook:
         )
 
 
-def _shown(v: Value) -> str:
-    from .values import clean_text
-
+def shown(v: Value) -> str:
+    """The cell as the reports show it (clean_text of what was written)."""
+    if v.status == "ok" and v.kind == "text":
+        return v.value  # parsing a text cell is clean_text already
     return clean_text(v.raw)
 
 
