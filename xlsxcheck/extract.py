@@ -24,6 +24,7 @@ from .values import clean_text, normalize, parse, parse_indicator
 
 __all__ = ["extract_workbook", "extract_grids", "template", "strip_label", "level1_of"]
 
+_new_value = tuple.__new__  # Value(...) without the NamedTuple's Python-level __new__
 _NUMBERING = re.compile(r"^(?:[(]?[0-9一二三四五六七八九十]+[)、.．]|[0-9]+(?=[\u4e00-\u9fff]))")
 _TITLE_RE = re.compile(r"(\d{4})年度?(.*)$")
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
@@ -93,7 +94,8 @@ class _Sheet:
         self.grid = grid
         self.file = file
         self.name = grid.name
-        tails = grid._anchor
+        tails = self._tails = grid._anchor
+        self._cells = grid.cells
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
         texts = [grid.cells[k] for k in keys]
         joined = "\x00".join(texts)
@@ -114,12 +116,14 @@ class _Sheet:
         return n
 
     def value(self, r: int, c: int, kind: str) -> Value:
-        origin = self.grid.origin(r, c)
-        raw = self.grid.cells.get(origin)
+        # The hot path of extraction (hundreds of calls a workbook): lookups inlined.
+        origin = self._tails.get((r, c), (r, c))
+        raw = self._cells.get(origin)
+        cell = a1(*origin)
         if raw is None:
-            return Value(None, None, "blank", self.name, a1(*origin), kind, 0.0)
-        p = parse(kind, raw)
-        return Value(raw, p.value, p.status, self.name, a1(*origin), kind, p.tol)
+            return _new_value(Value, (None, None, "blank", self.name, cell, kind, 0.0))
+        value, status, tol = parse(kind, raw)
+        return _new_value(Value, (raw, value, status, self.name, cell, kind, tol))
 
     def text_value(self, raw: Any, r: int, c: int, kind: str = "text") -> Value:
         """A value cut out of a cell's text ("填报日期：2024.4.15")."""
