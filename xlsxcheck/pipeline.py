@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import os
 import traceback
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,13 +40,20 @@ class RunResult:
     findings: list[Finding]
     unused_waivers: list[dict] = field(default_factory=list)
     registry: object | None = None
+    _by_file: dict[str, Counter] | None = field(default=None, repr=False)
 
     def counts(self, file: str | None = None) -> dict[str, int]:
-        out = {"error": 0, "warning": 0, "info": 0, "waived": 0}
-        for f in self.findings:
-            if file is None or f.file == file:
-                out["waived" if f.waived else f.severity] += 1
-        return out
+        """Findings by severity (waived ones apart), of one file or of the run. Counted once
+        for all files: reporters ask for every file, and a rescan each time would make a
+        province-sized run quadratic."""
+        if self._by_file is None:
+            self._by_file = {}
+            for f in self.findings:
+                self._by_file.setdefault(f.file, Counter())["waived" if f.waived else f.severity] += 1
+        zero = {"error": 0, "warning": 0, "info": 0, "waived": 0}
+        if file is None:
+            return zero | dict(sum(self._by_file.values(), Counter()))
+        return zero | dict(self._by_file.get(file, {}))
 
 
 def display_name(path: Path) -> str:
