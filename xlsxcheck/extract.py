@@ -88,7 +88,8 @@ def _matcher(labels: list[str]) -> tuple[re.Pattern, frozenset[str]]:
 
 class _Sheet:
     """A grid of one file with label look-ups. The label form of every text cell is computed
-    once, and labels are found by one regex pass over the sheet's joined text, not per cell."""
+    once, and labels are found by one regex pass over the sheet's joined label forms (NUL
+    between cells), not by one search per cell."""
 
     def __init__(self, grid: Grid, file: str) -> None:
         self.grid = grid
@@ -97,13 +98,16 @@ class _Sheet:
         tails = self._tails = grid._anchor
         self._cells = grid.cells
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
-        texts = [grid.cells[k] for k in keys]
-        joined = "\x00".join(texts)
-        norms = normalize(joined).split("\x00") if joined.count("\x00") == len(texts) - 1 else [normalize(t) for t in texts]
+        # Cell by cell through normalize()'s cache: most texts are labels every workbook repeats.
+        norms = [normalize(grid.cells[k]) for k in keys]
+        text = "\x00".join(norms)
+        if text.count("\x00") > len(norms) - 1:  # a NUL inside a cell (an .xls may hold one)
+            norms = [n.replace("\x00", "") for n in norms]
+            text = "\x00".join(norms)
         self._keys = keys
         self._norms = norms
         self._norm: dict[tuple[int, int], str] = dict(zip(keys, norms))
-        self._text = "\x00".join(norms)
+        self._text = text
         self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
