@@ -216,9 +216,12 @@ class _Sheet:
         (2 when headers are split over two rows, "年初" above "预算数")."""
         grid = self.grid
         texts = []  # (col, text of row r, text of rows r and r+1 joined)
-        for c in sorted({c for c, _ in grid.row_values(r)} | {c for c, _ in grid.row_values(r + 1)}):
+        below = {c: v for c, v in grid.row_values(r + 1)}
+        for c in sorted({c for c, _ in grid.row_values(r)} | below.keys()):
             one = self.norm(r, c)
-            texts.append((c, one, one if grid.is_merge_tail(r + 1, c) else one + self.norm(r + 1, c)))
+            # A number under a header (the first data row) cannot complete a label.
+            joined = one if grid.is_merge_tail(r + 1, c) or type(below.get(c)) not in (str, type(None)) else one + self.norm(r + 1, c)
+            texts.append((c, one, joined))
         found: dict[str, int] = {}
         depth = 1
         for key, labels in columns.items():
@@ -373,11 +376,13 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
     ends, row_key = _funds_layout()
     while r <= r1:
         line = sheet.grid.row_values(r)
-        if any(ends.match(sheet.norm(r, c)) for c, _ in line):
+        if any(type(v) is str and ends.match(sheet.norm(r, c)) for c, v in line):  # labels are text
             break
-        for c, _v in line:
+        for c, v in line:
             if c >= first_value_col:
                 break
+            if type(v) is not str:
+                continue
             n = sheet.norm(r, c)
             if ":" in n.removeprefix("其中:"):
                 continue  # a "按收入性质分：…" breakdown cell, not a funds row
