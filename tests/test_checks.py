@@ -221,3 +221,29 @@ def test_funds_score_above_its_weight(tmp_path):
     target = locate(ub.clean, ("P1", "funds_total.score"))
     hits = [(f.sheet, f.cell, f.expected) for f in check(path).findings if f.code == "S201"]
     assert hits == [(target.sheet, target.cell, "10")]
+
+
+def test_batch_frames_keep_text_as_objects_and_numbers_as_numbers():
+    """The frames the rules read: positions stay whole numbers (they index the workbooks),
+    a number column with a gap is float, text stays text, and all text shares one block."""
+    from xlsxcheck.batch import _frame
+
+    frame = _frame([
+        {"_book": 0, "_year": 2023, "a": 1.5, "a@status": "ok", "a@cell": "S!B2", "flag": True},
+        {"_book": 1, "_year": None, "a": float("nan"), "a@status": "blank", "a@cell": "S!B3", "flag": False},
+    ])
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        "_book": "int64", "_year": "float64", "a": "float64", "a@status": "object", "a@cell": "object", "flag": "object"}
+    assert frame["a@cell"].tolist() == ["S!B2", "S!B3"] and frame["_year"].isna().tolist() == [False, True]
+    assert frame._mgr.nblocks == 3
+
+
+@pytest.mark.parametrize("n, workers", [(1, 2), (31, 2), (1000, 2), (10000, 2), (999, 1), (5000, 4)])
+def test_chunks_cover_every_file_once_in_order(n, workers):
+    from xlsxcheck.pipeline import _chunks
+
+    chunks = _chunks(list(range(n)), workers)
+    assert [j for c in chunks for j in c] == list(range(n))
+    assert all(0 < len(c) <= 200 for c in chunks)
+    if workers > 1 and n > 64:
+        assert len(chunks[-1]) >= 32 and len(chunks) >= 2 * workers  # work for every worker, no small tail

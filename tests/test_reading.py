@@ -187,3 +187,53 @@ def test_defect_in_a_rule_costs_only_its_workbook(tmp_path, monkeypatch):
     assert "R099" in by_file["a.xlsx"] and {"B401", "R007", "F102"} <= by_file["a.xlsx"]  # only that rule is lost
     assert "filing_date" in next(f.message for f in result.findings if f.code == "R099")
     assert "R099" not in by_file["b.xlsx"] and {"B401", "X501", "S201"} <= by_file["b.xlsx"]
+
+
+def test_sheet_extent_is_counted_exactly_once_a_far_cell_appears(tmp_path):
+    """The quick screen lets through sheets within Z9999; beyond it the exact extent decides,
+    and only the sheet that is too large is skipped, under its own name."""
+    from openpyxl import Workbook
+
+    from xlsxcheck.reading import MAX_CELLS, read_grids
+
+    wb = Workbook()
+    wide = wb.active
+    wide.title = "宽而不大"
+    wide["A1"], wide["AB20000"] = "表", 1  # 28 x 20000 cells: far, but within the bound
+    huge = wb.create_sheet("过大")
+    huge["A1"], huge["CV30000"] = "表", 1  # 100 x 30000 cells
+    assert 28 * 20000 < MAX_CELLS < 100 * 30000
+    wb.save(tmp_path / "x.xlsx")
+    grids, findings = read_grids(tmp_path / "x.xlsx", "x.xlsx")
+    assert [g.name for g in grids] == ["宽而不大"]
+    assert [(f.code, f.sheet) for f in findings] == [("R011", "过大")]
+
+
+def test_sheet_stored_outside_the_worksheets_folder_is_screened_too(tmp_path):
+    """Sheets are found through the workbook's relationships, not by folder: a crafted file
+    that keeps a huge sheet elsewhere must still get R011 (calamine would abort the process,
+    so the check runs in a child process and a regression fails here instead)."""
+    import json
+    import subprocess
+    import sys
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active["A1"], wb.active["XFD1048576"] = "表格", " "
+    wb.save(tmp_path / "plain.xlsx")
+    moved = tmp_path / "藏起来的大表.xlsx"
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as zin, zipfile.ZipFile(moved, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+                data = data.replace(b"worksheets/sheet1.xml", b"hidden/data.xml")
+            name = "xl/hidden/data.xml" if info.filename == "xl/worksheets/sheet1.xml" else info.filename
+            zout.writestr(name, data)
+    with zipfile.ZipFile(moved) as zf:
+        assert not any(n.startswith("xl/worksheets/") for n in zf.namelist())
+    proc = subprocess.run([sys.executable, "-m", "xlsxcheck", "check", str(moved), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["R011"]

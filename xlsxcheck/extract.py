@@ -100,14 +100,12 @@ class _Sheet:
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
         # Cell by cell through normalize()'s cache: most texts are labels every workbook repeats.
         norms = [normalize(grid.cells[k]) for k in keys]
-        text = "\x00".join(norms)
-        if text.count("\x00") > len(norms) - 1:  # a NUL inside a cell (an .xls may hold one)
-            norms = [n.replace("\x00", "") for n in norms]
-            text = "\x00".join(norms)
         self._keys = keys
         self._norms = norms
         self._norm: dict[tuple[int, int], str] = dict(zip(keys, norms))
-        self._text = text
+        # Offsets come from the lengths, so a NUL inside a cell (an .xls may hold one) cannot
+        # shift them; no label contains one, so no match spans two cells.
+        self._text = "\x00".join(norms)
         self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
