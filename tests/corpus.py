@@ -95,6 +95,9 @@ def build_corpus(out: Path) -> dict[str, str]:
     _replace_member(SAMPLE, out / "实体膨胀.xlsx", "xl/worksheets/sheet1.xml",
                     lambda data: laughs + data.split(b"?>", 1)[-1].replace(b"<sheetData>", b"<sheetData>&lol3;", 1))
     expect["实体膨胀.xlsx"] = "R010"
+    _replace_member(SAMPLE, out / "样式实体.xlsx", "xl/styles.xml",
+                    lambda data: laughs + data.split(b"?>", 1)[-1])
+    expect["样式实体.xlsx"] = "R010"
 
     wb = Workbook()
     ws = wb.active

@@ -2,11 +2,11 @@
 
 Values come from python-calamine, which reads .xlsx, .xlsm and legacy .xls alike in well
 under a millisecond per unit workbook. Inputs are only ever opened for reading. Before a
-zip is handed to calamine its inflated size is bounded and its sheets are screened for DTDs
-and for cells so far apart that calamine would allocate gigabytes, so a zip bomb or an
-entity-expansion file becomes a finding instead of a hang. The parts xlsxcheck parses itself
-(the workbook's relationships and sheet list) go through defusedxml, which refuses entities;
-calamine's XML reader does not expand them.
+zip is handed to calamine its inflated size is bounded, the parts calamine parses are
+screened for DTDs and the sheets for cells so far apart that calamine would allocate
+gigabytes, so a zip bomb or an entity-expansion file becomes a clear finding instead of a hang
+or a crash. The parts xlsxcheck parses itself (the workbook's relationships and sheet list)
+go through defusedxml, which refuses entities.
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ _CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 _FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}[0-9]{5,}|[A-Z]{2,3}[0-9]+)"')
 _HAS_VALUE = re.compile(rb"<v>[^<]")  # openpyxl writes <v></v> or <v /> for "no result"
 _CELL_ELEM = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_PARSED_PARTS = ("xl/workbook.xml", "xl/sharedStrings.xml", "xl/styles.xml")
 _SHEET_TYPES = ("/worksheet", "/chartsheet", "/dialogsheet", "/macrosheet")
 
 
@@ -259,6 +260,11 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
                 return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
+            for part in _PARSED_PARTS:  # what calamine parses besides the sheets
+                if part in by_name:
+                    with zf.open(by_name[part]) as fh:
+                        if _has_dtd(fh.read(4096)):
+                            return make_finding("R010", file, part=part), {}
             rels = by_name.get("xl/_rels/workbook.xml.rels")
             notable: dict[str, SheetScan] = {}
             for part in sorted(_sheet_targets(zf.read(rels)) if rels else ()):
