@@ -176,10 +176,6 @@ class _Sheet:
         found = self._found[id(labels)] = {self._keys[i]: hits[i] for i in sorted(hits)}
         return found
 
-    def label_at(self, r: int, c: int, labels: list[str]) -> str | None:
-        """The label the cell at (r, c) is or starts (see labels); None when it holds none."""
-        return self.labels(labels).get(self.grid.origin(r, c))
-
     def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
         """Where each labelled part (rules/template.yaml) is in rows r0..r1: group -> cells in
         reading order. Only field labels may be split over cells (as in real filings)."""
