@@ -32,24 +32,31 @@ class Batch:
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)  # every (分值, 得分) pair
 
 
-_KEYS: dict[str, tuple[str, str, str, str]] = {}
+_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 _NAN = float("nan")
 
 
-def _put(row: dict[str, Any], name: str, v: Value) -> None:
-    keys = _KEYS.get(name)
-    if keys is None:
-        keys = _KEYS[name] = (f"{name}@tol", f"{name}@status", f"{name}@cell", f"{name}@raw")
+def _parts(v: Value) -> tuple[Any, float, str, str, str]:
+    """A value as its five columns: parsed value, @tol, @status, @cell and @raw."""
     status, raw = v.status, v.raw
     present = status == "ok"
-    row[name] = v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None)
-    row[keys[0]] = v.tol
-    row[keys[1]] = status
-    row[keys[2]] = f"{v.sheet}!{v.cell}" if v.cell else ""
     if v.kind == "rate" and present and type(raw) in (int, float):
-        row[keys[3]] = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
+        shown_raw = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
     else:
-        row[keys[3]] = shown(v)
+        shown_raw = shown(v)
+    return (v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None), v.tol, status,
+            f"{v.sheet}!{v.cell}" if v.cell else "", shown_raw)
+
+
+def _columns(name: str) -> tuple[str, str, str, str, str]:
+    keys = _KEYS.get(name)
+    if keys is None:
+        keys = _KEYS[name] = (name, f"{name}@tol", f"{name}@status", f"{name}@cell", f"{name}@raw")
+    return keys
+
+
+def _put(row: dict[str, Any], name: str, v: Value) -> None:
+    row.update(zip(_columns(name), _parts(v)))
 
 
 def _derived(row: dict[str, Any], name: str, values: list[Value]) -> None:
@@ -94,24 +101,28 @@ def _table_row(pos: int, book: Workbook, table: Table, profile: Profile) -> dict
     return row
 
 
-def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
+_INDICATOR_COLUMNS = [
+    "_book", "_file", "_sheet", "_table", "_unit", "_kind", "_row", "level1_key", "level1_weight",
+    "level1", "level1@cell", "level2", "level3",
+    *(f"{name}{part}" for name in ("target", "actual") for part in ("", "@cell", ".cmp", ".num", ".unit", ".status")),
+    *(column for name in ("weight", "score", "reason") for column in _columns(name)),
+]
+
+
+def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
+    """One tuple per indicator, in the order of _INDICATOR_COLUMNS (the largest frame of a
+    batch: tuples become an array much faster than dicts)."""
+    head = (pos, book.file, table.sheet, table.table_id, book.unit, table.kind)
     rows = []
     for ind in table.indicators:
-        row: dict[str, Any] = {
-            "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
-            "_unit": book.unit, "_kind": table.kind, "_row": ind.row,
-            "level1_key": ind.level1_key, "level1_weight": ind.level1_weight if ind.level1_weight is not None else float("nan"),
-            "level1": shown(ind.level1), "level1@cell": f"{ind.level1.sheet}!{ind.level1.cell}",
-            "level2": shown(ind.level2), "level3": shown(ind.level3),
-        }
-        for name in ("target", "actual"):
-            v, p = getattr(ind, name), getattr(ind, f"{name}_parsed")
-            row[name], row[f"{name}@cell"] = p.text, f"{v.sheet}!{v.cell}"
-            row[f"{name}.cmp"], row[f"{name}.num"], row[f"{name}.unit"], row[f"{name}.status"] = (
-                p.comparator, p.number if p.number is not None else float("nan"), p.unit, p.status)
-        for name in ("weight", "score", "reason"):
-            _put(row, name, getattr(ind, name))
-        rows.append(row)
+        t, a = ind.target_parsed, ind.actual_parsed
+        rows.append((
+            *head, ind.row, ind.level1_key, _NAN if ind.level1_weight is None else ind.level1_weight,
+            shown(ind.level1), f"{ind.level1.sheet}!{ind.level1.cell}", shown(ind.level2), shown(ind.level3),
+            t.text, f"{ind.target.sheet}!{ind.target.cell}", t.comparator, _NAN if t.number is None else t.number, t.unit, t.status,
+            a.text, f"{ind.actual.sheet}!{ind.actual.cell}", a.comparator, _NAN if a.number is None else a.number, a.unit, a.status,
+            *_parts(ind.weight), *_parts(ind.score), *_parts(ind.reason),
+        ))
     return rows
 
 
@@ -137,7 +148,7 @@ _SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "label"] + [
 _NUMERIC_INFERRED = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+def _frame(rows: list[dict[str, Any]] | list[tuple], columns: list[str] | None = None) -> pd.DataFrame:
     """A frame of three blocks: text (object), whole numbers (int64, when complete) and
     other numbers (float64). pandas 3 would give each text column an array of its own, and
     every filter over a wide frame would then cost one take per column."""
@@ -172,7 +183,7 @@ def _scored_frame(indicators: pd.DataFrame, funds: list[dict[str, Any]]) -> pd.D
 def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
     batch = Batch(books=books, profiles=profiles)
     by_kind: dict[str, list[dict[str, Any]]] = {"base": [], "overall": [], "project": []}
-    indicators: list[dict[str, Any]] = []
+    indicators: list[tuple] = []
     funds: list[dict[str, Any]] = []
     for pos, (book, profile) in enumerate(zip(books, profiles)):
         for table in book.tables:
@@ -180,6 +191,6 @@ def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
             indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
     batch.tables = {kind: _frame(rows) for kind, rows in by_kind.items()}
-    batch.indicators = _frame(indicators)
+    batch.indicators = _frame(indicators, _INDICATOR_COLUMNS)
     batch.scored = _scored_frame(batch.indicators, funds)
     return batch
