@@ -224,23 +224,23 @@ def _part_path(target: str) -> str:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> worksheet part, from workbook.xml and its relationships (defusedxml)."""
+def _relationships(zf: zipfile.ZipFile) -> list[tuple[str, str, str]]:
+    """(Id, Type, part) of every relationship of the workbook, parsed with defusedxml."""
+    from defusedxml import ElementTree as ET
+
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    return [(r.get("Id"), r.get("Type", ""), _part_path(r.get("Target", ""))) for r in rels]
+
+
+def _sheet_parts(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> dict[str, str]:
+    """Sheet name -> sheet part, from workbook.xml and its relationships (defusedxml)."""
     from defusedxml import ElementTree as ET
 
     ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
     ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
     book = ET.fromstring(zf.read("xl/workbook.xml"))
-    targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))}
-    return {sheet.get("name"): _part_path(targets.get(sheet.get(f"{ns_rel}id"), "")) for sheet in book.iter(f"{ns_main}sheet")}
-
-
-def _sheet_targets(rels: bytes) -> set[str]:
-    """The parts calamine will load as sheets: every sheet relationship of the workbook,
-    wherever it points (a crafted file need not keep them in xl/worksheets/)."""
-    from defusedxml import ElementTree as ET
-
-    return {_part_path(r.get("Target", "")) for r in ET.fromstring(rels) if r.get("Type", "").endswith(_SHEET_TYPES)}
+    parts = {rid: part for rid, _, part in rels}
+    return {sheet.get("name"): parts.get(sheet.get(f"{ns_rel}id"), "") for sheet in book.iter(f"{ns_main}sheet")}
 
 
 def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, SheetScan]]:
@@ -265,9 +265,12 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
                     with zf.open(by_name[part]) as fh:
                         if _has_dtd(fh.read(4096)):
                             return make_finding("R010", file, part=part), {}
-            rels = by_name.get("xl/_rels/workbook.xml.rels")
+            rels = _relationships(zf) if "xl/_rels/workbook.xml.rels" in by_name else []
+            # Every sheet relationship, wherever it points: a crafted file need not keep its
+            # sheets in xl/worksheets/, and calamine loads them from where they are.
+            sheets = sorted({part for _, kind, part in rels if kind.endswith(_SHEET_TYPES)})
             notable: dict[str, SheetScan] = {}
-            for part in sorted(_sheet_targets(zf.read(rels)) if rels else ()):
+            for part in sheets:
                 if part not in by_name:
                     continue  # calamine reports the missing part
                 xml = zf.read(by_name[part])
@@ -277,7 +280,7 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
                 if scan.notable:
                     notable[part] = scan
             if notable:  # names are needed only to report
-                names = {part: name for name, part in _sheet_parts(zf).items()}
+                names = {part: name for name, part in _sheet_parts(zf, rels).items()}
                 return None, {names[part]: scan for part, scan in notable.items() if part in names}
             return None, {}
     except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
