@@ -110,10 +110,10 @@ class _Sheet:
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
     def norm(self, r: int, c: int) -> str:
-        key = self.grid.origin(r, c)
+        key = self._tails.get((r, c), (r, c))
         n = self._norm.get(key)
         if n is None:
-            v = self.grid.cells.get(key)
+            v = self._cells.get(key)
             n = self._norm[key] = "" if v is None else normalize(v)
         return n
 
@@ -137,15 +137,16 @@ class _Sheet:
             for c, v in self.grid.row_values(r):
                 yield r, c, v
 
-    def first_matches(self, pattern: re.Pattern) -> list[tuple[int, re.Match]]:
-        """(text cell index, first match in that cell) in reading order: what pattern.search
-        would give cell by cell, from one pass (no label contains the separator)."""
-        out: list[tuple[int, re.Match]] = []
+    def first_matches(self, pattern: re.Pattern) -> list[tuple[tuple[int, int], str, re.Match]]:
+        """(cell, its label form, first match in it) of every text cell the pattern matches, in
+        reading order: what pattern.search would give cell by cell, from one pass (no label
+        contains the separator)."""
+        out = []
         last = -1
         for m in pattern.finditer(self._text):
             i = bisect.bisect_right(self._starts, m.start()) - 1
             if i != last:
-                out.append((i, m))
+                out.append((self._keys[i], self._norms[i], m))
                 last = i
         return out
 
@@ -158,22 +159,18 @@ class _Sheet:
         if found is not None:
             return found
         pattern, prefixes = _matcher(labels)
-        hits = {}
-        for i, m in self.first_matches(pattern):
-            if len(self._norms[i]) <= m.end() - m.start() + 8:
-                hits[i] = m.group()
+        hits = {cell: m.group() for cell, n, m in self.first_matches(pattern) if len(n) <= m.end() - m.start() + 8}
         if not prefixes.isdisjoint(self._norms):
-            for i, n in enumerate(self._norms):
-                if n in prefixes and i not in hits:
-                    r, c = self._keys[i]
+            for (r, c), n in zip(self._keys, self._norms):
+                if n in prefixes and (r, c) not in hits:
                     joined = n
                     for below in (1, 2):
                         joined += self.norm(r + below, c)
                         m = pattern.match(joined)
                         if m:
-                            hits[i] = m.group()
+                            hits[(r, c)] = m.group()
                             break
-        found = self._found[id(labels)] = {self._keys[i]: hits[i] for i in sorted(hits)}
+        found = self._found[id(labels)] = dict(sorted(hits.items()))  # (row, col) order is reading order
         return found
 
     def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
@@ -283,7 +280,7 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
     title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
     title_rx = _matcher(title_labels)[0]
     # A title is a long text (a label is short); a cell that holds a title is not an anchor.
-    titles = [(*sheet._keys[i], title_kind[m.group()]) for i, m in sheet.first_matches(title_rx) if len(sheet._norms[i]) > 8]
+    titles = [(*cell, title_kind[m.group()]) for cell, n, m in sheet.first_matches(title_rx) if len(n) > 8]
     in_title = {(r, c) for r, c, _ in titles}
     anchors = [(r, c, anchor_kind[label]) for (r, c), label in sheet.labels(anchor_labels).items() if (r, c) not in in_title]
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
