@@ -57,10 +57,9 @@ def _evaluate(rule: Rule, fields: Fields, binding) -> Iterator[Finding]:
     if rule.hint:
         h_applies, h_ok, _, _ = compare(parse_expression(fill(rule.hint["assert"], binding)), fields)
         hint = h_applies & h_ok
-    fields = field_names(tree)
     at = fill(rule.at, binding) or field_names(tree.body.left)[0]
     is_rate = at.endswith("rate")
-    others = [f for f in fields if f != at]
+    others = [f for f in field_names(tree) if f != at]
     params_static: dict[str, Any] = {k: Bi(v[1], v[2]) for k, v in binding.items()}
     for i in np.flatnonzero(bad):
         row = frame.iloc[i]
