@@ -147,3 +147,22 @@ def test_rollup_refuses_non_xlsx_output(bureau, tmp_path):
     folder, _ = bureau
     res = CliRunner().invoke(cli, ["rollup", str(folder), "-o", str(tmp_path / "汇总.csv")])
     assert res.exit_code == 2
+
+
+def test_rollup_rows_are_kept_only_when_the_rollup_asks(bureau, tmp_path):
+    """`check` leaves indicator rows and base data out of the summaries its workers send
+    back; a rollup of such a run is refused rather than written with empty detail sheets."""
+    from xlsxcheck.pipeline import Options, run
+    from xlsxcheck.rollup import write_rollup
+
+    folder, specs = bureau
+    plain = run([str(folder)], Options(jobs=2))
+    assert all(not b.indicator_rows and not b.base for b in plain.books)
+    assert [b.projects for b in plain.books] == [len(s.projects) for s in specs]  # counts stay
+    with pytest.raises(ValueError, match="rollup_rows"):
+        write_rollup(plain, tmp_path / "x.xlsx")
+    assert not (tmp_path / "x.xlsx").exists()
+    full = run([str(folder)], Options(jobs=2, rollup_rows=True))
+    rows = [len(b.indicator_rows) for b in full.books]
+    assert rows == [sum(len(p.indicators) for p in s.projects) + len(s.overall_indicators) for s in specs]
+    assert all(b.base for b in full.books)

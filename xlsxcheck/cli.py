@@ -198,6 +198,7 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
     if not output.lower().endswith(".xlsx"):
         raise CliError("汇总文件须为 .xlsx / the rollup must be an .xlsx file")
+    opts.rollup_rows = True
     result = _run(paths, opts, quiet)
     if not result.books:
         raise CliError("未找到要汇总的文件 / nothing to roll up")

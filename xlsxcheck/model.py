@@ -86,9 +86,11 @@ class Workbook:
     def of_kind(self, kind: str) -> list[Table]:
         return [t for t in self.tables if t.kind == kind]
 
-    def summarize(self) -> "BookSummary":
+    def summarize(self, rollup_rows: bool = True) -> "BookSummary":
         """What the reports and the rollup keep once the workbook is checked: its identity,
-        counts and rollup rows, not its cells (memory grows with units, not with files)."""
+        counts and rollup rows, not its cells (memory grows with units, not with files).
+        Without ``rollup_rows`` the indicator rows and base data, which only the rollup
+        shows, are left out: most of a summary's size, and of what a worker sends back."""
 
         def num(table: Table | None, name: str) -> float | None:
             v = table.fields.get(name) if table is not None else None
@@ -105,11 +107,11 @@ class Workbook:
             if t.kind == "project":
                 projects.append(ProjectRow(title, num(t, "funds_total.initial"), num(t, "funds_total.budget"),
                                            num(t, "funds_total.executed"), num(t, "score_total.score"), t.sheet))
-            for i in t.indicators:
+            for i in t.indicators if rollup_rows else ():
                 indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), shown(i.target),
                                    shown(i.actual), i.weight.value if i.weight.present else None,
                                    i.score.value if i.score.present else None, shown(i.reason), f"{t.sheet}!{i.score.cell}"))
-        base_values = {} if base is None else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
+        base_values = {} if base is None or not rollup_rows else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
         return BookSummary(
             path=self.path, file=self.file, unit=self.unit, year=self.year, department=self.department,
             profile=self.profile, profile_source=self.profile_source, readable=self.readable, tables=len(self.tables),
@@ -152,8 +154,8 @@ class BookSummary:
     total_score: float | None
     funds: tuple[float | None, float | None, float | None]  # 部门整体: 年初预算数, 全年预算数, 全年执行数
     project_rows: list[ProjectRow]
-    indicator_rows: list[tuple]  # table, level 1/2/3, target, actual, weight, score, reason, source cell
-    base: dict[str, Any]  # numeric fields of the 基础数据表: "staff.authorized", "sangong.final", …
+    indicator_rows: list[tuple]  # (only kept for the rollup) table, level 1/2/3, target, actual, weight, score, reason, source cell
+    base: dict[str, Any]  # (only kept for the rollup) numeric fields of the 基础数据表: "staff.authorized", "sangong.final", …
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ class Options:
     registry: str | None = None  # 单位名录 (csv or xlsx)
     waivers: str | None = None  # 审核说明 (csv or xlsx)
     today: dt.date = field(default_factory=dt.date.today)
+    rollup_rows: bool = False  # keep every indicator row and the base data (for the rollup workbook)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class RunResult:
     findings: list[Finding]
     unused_waivers: list[dict] = field(default_factory=list)
     registry: object | None = None
+    rollup_rows: bool = False  # the books hold their indicator rows and base data
     _by_file: dict[str, Counter] | None = field(default=None, repr=False)
 
     def counts(self, file: str | None = None) -> dict[str, int]:
@@ -129,7 +131,7 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
                     found[book.file].append(_internal_error(book.file, exc, name))
         for f in hits:
             found[f.file].append(f)
-    return [(b.summarize(), found[b.file]) for b in books]
+    return [(b.summarize(options.rollup_rows), found[b.file]) for b in books]
 
 
 def _internal_error(file: str, exc: Exception, rule: str = "") -> Finding:
@@ -219,7 +221,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         findings, unused = apply_waivers(findings, waivers)
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
     findings.sort(key=lambda f: (order.get(f.file, -1), f.sheet or "", _cell_key(f.cell), f.code))
-    return RunResult(found, books, findings, unused, registry)
+    return RunResult(found, books, findings, unused, registry, options.rollup_rows)
 
 
 def _cell_key(cell: str | None) -> tuple[int, str]:

@@ -285,6 +285,8 @@ def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclud
     """Write the rollup atomically; return a one-line summary for the terminal."""
     from openpyxl import Workbook as XWorkbook
 
+    if not result.rollup_rows:
+        raise ValueError("the run did not keep rollup rows: run it with Options(rollup_rows=True)")
     output = Path(output)
     refuse_inputs(output, [b.path for b in result.books])
     registry = result.registry
