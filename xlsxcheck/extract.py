@@ -20,20 +20,20 @@ from typing import Any
 from .catalog import load_yaml, make_finding, rules_dir
 from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workbook, table_name
 from .reading import Grid, a1, read_grids
-from .values import clean_text, normalize, parse, parse_indicator
+from .values import clean_text, label_form, normalize, parse, parse_indicator, strip_code
 
-__all__ = ["extract_workbook", "extract_grids", "template", "strip_label", "level1_of"]
+__all__ = ["extract_workbook", "extract_grids", "template", "level1_of"]
 
 _new_value = tuple.__new__  # Value(...) without the NamedTuple's Python-level __new__
-_NUMBERING = re.compile(r"^(?:[(]?[0-9一二三四五六七八九十]+[)、.．]|[0-9]+(?=[\u4e00-\u9fff]))")
 _TITLE_RE = re.compile(r"(\d{4})年度?(.*)$")
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
 
 
 def _norm_list(items: list[str]) -> list[str]:
-    # Longest first, so "年度指标值" wins over "指标值".
-    return sorted({normalize(s) for s in items}, key=len, reverse=True)
+    # Labels in their label form, as cells are compared; longest first, so "年度指标值" wins
+    # over "指标值".
+    return sorted({label_form(s) for s in items} - {""}, key=len, reverse=True)
 
 
 @functools.cache
@@ -51,24 +51,15 @@ def template() -> dict[str, Any]:
     return walk(raw)
 
 
-def strip_label(text: Any) -> str:
-    """A row label without numbering ("1、", "（2）"), 其中： and a trailing colon."""
-    n = normalize(text)
-    n = _NUMBERING.sub("", n)
-    n = n.removeprefix("其中:")
-    n = _NUMBERING.sub("", n)
-    return n.rstrip(":")
-
-
 def level1_of(text: Any) -> tuple[str, float | None]:
     """("output", 40.0) for "产出指标(40分)"; brackets of any width, closed or not."""
-    n = normalize(text)
+    n = label_form(text)
     key = ""
     for k, labels in template()["level1"].items():
         if any(n.startswith(lab) for lab in labels):
             key = k
             break
-    m = _WEIGHT_RE.search(n)
+    m = _WEIGHT_RE.search(normalize(text))
     return key, float(m.group(1)) if m else None
 
 
@@ -98,8 +89,8 @@ class _Sheet:
         tails = self._tails = grid._anchor
         self._cells = grid.cells
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
-        # Cell by cell through normalize()'s cache: most texts are labels every workbook repeats.
-        norms = [normalize(grid.cells[k]) for k in keys]
+        # Cell by cell through label_form()'s cache: most texts are labels every workbook repeats.
+        norms = [label_form(grid.cells[k]) for k in keys]
         self._keys = keys
         self._norms = norms
         self._norm: dict[tuple[int, int], str] = dict(zip(keys, norms))
@@ -110,12 +101,17 @@ class _Sheet:
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
     def norm(self, r: int, c: int) -> str:
+        """The label form of a cell (a merged cell's for each of its cells)."""
         key = self._tails.get((r, c), (r, c))
         n = self._norm.get(key)
         if n is None:
             v = self._cells.get(key)
-            n = self._norm[key] = "" if v is None else normalize(v)
+            n = self._norm[key] = "" if v is None else label_form(v)
         return n
+
+    def text(self, r: int, c: int) -> str:
+        """A cell's whole text, normalize()d: for labels followed by their value in one cell."""
+        return normalize(self._cells.get(self._tails.get((r, c), (r, c))))
 
     def value(self, r: int, c: int, kind: str) -> Value:
         # The hot path of extraction (hundreds of calls a workbook): lookups inlined.
@@ -320,7 +316,7 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
         for c, v in sheet.grid.row_values(r):
             if type(v) is not str:
                 continue
-            n = sheet.norm(r, c)
+            n = sheet.text(r, c)
             for key in [k for k in wanted if k not in table.fields]:
                 lab = next((lab for lab in tpl[key] if lab in n), None)
                 if lab is None:
@@ -375,9 +371,9 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
             if type(v) is not str:
                 continue
             n = sheet.norm(r, c)
-            if ":" in n.removeprefix("其中:"):
+            if ":" in n:
                 continue  # a "按收入性质分：…" breakdown cell, not a funds row
-            key = row_key.get(strip_label(n))
+            key = row_key.get(n)
             if key and f"{key}.label" not in table.fields:
                 table.fields[f"{key}.label"] = sheet.value(r, c, "text")
                 for col_key, col in cols.items():
@@ -391,11 +387,10 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
 
 def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
     for r, c, _v in sheet.cells_in(r0, r1):
-        n = sheet.norm(r, c).removeprefix("其中:")
-        label, colon, rest = n.partition(":")
+        label, colon, rest = sheet.text(r, c).removeprefix("其中:").partition(":")
         if not colon:
             continue
-        label = strip_label(label)
+        label = label_form(label)
         for key, labels in template()["breakdown"].items():
             if label in labels and key not in table.fields:
                 table.fields[key] = sheet.text_value(rest, r, c, "amount")
@@ -524,7 +519,7 @@ def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) ->
     items = tpl["items"]
     section = ""
     for r in range(hr + 1, r1 + 1):
-        label_text = strip_label(sheet.norm(r, label_col))
+        label_text = sheet.norm(r, label_col)
         if any(label_text.startswith(lab) for lab in tpl["section_end"]):
             break
         has_values = any(sheet.grid.get(r, c) not in (None, "") for c in cols.values())

@@ -18,6 +18,8 @@ __all__ = [
     "Target",
     "BLANK_TEXTS",
     "normalize",
+    "label_form",
+    "strip_code",
     "clean_text",
     "parse",
     "parse_indicator",
@@ -54,6 +56,42 @@ def normalize(text: Any) -> str:
     if text is None:
         return ""
     return _normalize_str(text if type(text) is str else str(text))
+
+
+# Decorations that templates add to a label without changing what it names: a leading
+# number ("1、", "（一）", "2."), 其中, a bracketed note of any kind ("（万元）", "（A）",
+# "(全年执行数/全年预算数)", "(盖章)", "(40分)"), an unclosed bracket and a trailing colon.
+_LEAD_NUMBER = re.compile(r"^(?:\(?[0-9一二三四五六七八九十]{1,3}\)|[0-9一二三四五六七八九十]{1,3}[、.．](?!\d)|[0-9]{1,2}(?=[\u4e00-\u9fff]))")
+_BRACKETED = re.compile(r"[(\[【〔<《][^()\[\]【】〔〕<>《》]*[)\]】〕>》]")
+_UNCLOSED = re.compile(r"[(\[【〔][^()\[\]【】〔〕]*$")
+
+
+@functools.lru_cache(maxsize=65536)
+def _label_form_str(text: str) -> str:
+    n = _normalize_str(text)
+    for _ in range(2):  # "1、其中:（一）…" has two layers of prefix
+        n = _LEAD_NUMBER.sub("", n).removeprefix("其中").lstrip(":")
+    bare = _UNCLOSED.sub("", _BRACKETED.sub("", _BRACKETED.sub("", n)))
+    return bare.rstrip(":") if bare else n.rstrip(":")
+
+
+def label_form(text: Any) -> str:
+    """What a cell says as a label: normalize()d, without numbering, 其中, bracketed notes or
+    a trailing colon ("（一）年度资金总额：" -> "年度资金总额", "执行率（B/A）" -> "执行率").
+    Template labels and cell texts go through the same function, so they compare alike; a
+    text that is nothing but brackets keeps them."""
+    if text is None:
+        return ""
+    return _label_form_str(text if type(text) is str else str(text))
+
+
+_CODE_PREFIX = re.compile(r"^\s*[0-9][0-9A-Za-z]{2,}\s*[-－—_]\s*")
+
+
+def strip_code(text: str) -> str:
+    """A name without the budget system's code before it ("219001-池州市…" -> "池州市…",
+    "51000021R000000019951-工资性支出" -> "工资性支出")."""
+    return _CODE_PREFIX.sub("", text, count=1)
 
 
 def clean_text(raw: Any) -> str:
