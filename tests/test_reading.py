@@ -19,6 +19,7 @@ from xlsxcheck.cli import cli
 from xlsxcheck.pipeline import Options, run
 
 READING_CASES = {"R001", "R002", "R003", "R004", "R005", "R006", "R008", "R009", "R010", "R011", "R012", "R013"}
+TEMPLATE_CASES = {"R015"}  # tests/test_templates.py
 
 
 @pytest.fixture(scope="module")

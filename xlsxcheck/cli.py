@@ -52,6 +52,7 @@ def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir,
         severity={k.upper(): v for k, v in cfg.get("severity", {}).items()},
         registry=registry or cfg.get("registry"),
         waivers=waivers or cfg.get("waivers"),
+        require=tuple(cfg.get("require", ())),
     )
     return opts, strict or bool(cfg.get("strict", False)), lang or cfg.get("lang", "zh")
 

@@ -23,7 +23,8 @@ from .model import SEVERITIES
 
 __all__ = ["find_config", "load_config", "ConfigError", "KEYS"]
 
-KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs"}
+KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs", "require"}
+TABLE_KINDS = ("base", "overall", "project")
 _PATH_KEYS = ("registry", "waivers", "rules_dir")
 
 
@@ -60,9 +61,12 @@ def load_config(path: Path) -> dict[str, Any]:
     for key in _PATH_KEYS:
         if key in data:
             data[key] = str((path.parent / data[key]).resolve())
-    for key in ("select", "ignore"):
+    for key in ("select", "ignore", "require"):
         if isinstance(data.get(key), str):
             data[key] = [data[key]]
+    wrong = [k for k in data.get("require", []) if k not in TABLE_KINDS]
+    if wrong:
+        raise ConfigError(f"{path}: require 只能是 / must be among {', '.join(TABLE_KINDS)}, not {', '.join(map(str, wrong))}")
     for code, sev in data.get("severity", {}).items():
         if sev not in SEVERITIES:
             raise ConfigError(f"{path}: severity of {code} must be one of {', '.join(SEVERITIES)}, not {sev!r}")

@@ -25,7 +25,12 @@ from .values import clean_text, label_form, normalize, parse, parse_indicator, s
 __all__ = ["extract_workbook", "extract_grids", "template", "level1_of"]
 
 _new_value = tuple.__new__  # Value(...) without the NamedTuple's Python-level __new__
-_TITLE_RE = re.compile(r"(\d{4})年度?(.*)$")
+_YEAR_RE = re.compile(r"[(\[【〔]?((?:19|20)\d{2})年度?[)\]】〕]?")
+_FILE_YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?:年|(?!\d))")
+# Where a title's unit name ends: the table's own name starts there.
+_TITLE_NAME_START = re.compile(r"部门整体|整体支出|项目支出|部门预算|预算项目|部门项目|项目绩效|绩效自评|绩效评价")
+_TITLE_PREFIX = re.compile(r"^附[件表]?[0-9一二三四五六七八九十]*[:-]?")
+_NAME_EDGES = ":;,.-_·、 ：；，。"  # stray punctuation at a name's ends (brackets only when unbalanced)
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
 
@@ -36,10 +41,39 @@ def _norm_list(items: list[str]) -> list[str]:
     return sorted({label_form(s) for s in items} - {""}, key=len, reverse=True)
 
 
+_extra_rules_dir: str | None = None
+
+
+def use_rules_dir(extra_dir: str | None) -> None:
+    """Read with the labels of the profiles in ``extra_dir`` too (--rules-dir)."""
+    global _extra_rules_dir
+    if extra_dir != _extra_rules_dir:
+        _extra_rules_dir = extra_dir
+        for cached in (template, _landmark_labels, _kind_labels, _funds_layout):
+            cached.cache_clear()
+        _MATCHERS.clear()
+
+
+def _merge(into: Any, extra: Any) -> Any:
+    """A profile's `labels:` added to the template: lists extended, mappings merged."""
+    if isinstance(into, dict) and isinstance(extra, dict):
+        return {**into, **{k: _merge(into.get(k), v) for k, v in extra.items()}}
+    if isinstance(into, list) and isinstance(extra, list):
+        return into + [x for x in extra if x not in into]
+    return extra if extra is not None else into
+
+
 @functools.cache
 def template() -> dict[str, Any]:
-    """rules/template.yaml with every label normalized."""
+    """rules/template.yaml plus every profile's `labels:`, with every label in label form.
+    All templates' spellings are used together: a workbook is read before its profile is
+    known, and spellings of different templates never contradict each other."""
     raw = load_yaml(rules_dir() / "template.yaml")
+    dirs = [rules_dir() / "profiles"] + ([Path(_extra_rules_dir)] if _extra_rules_dir else [])
+    for path in sorted(p for d in dirs for p in d.glob("*.yaml")):
+        labels = load_yaml(path).get("labels")
+        if isinstance(labels, dict):
+            raw = _merge(raw, labels)
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -198,17 +232,24 @@ class _Sheet:
             return self.value(r, cc, kind)
         return self.value(r, c_end + 1, kind)
 
-    def header_columns(self, r: int, columns: dict[str, list[str]]) -> tuple[dict[str, int], int]:
+    def header_columns(self, r: int, columns: dict[str, list[str]], table: Table) -> tuple[dict[str, int], int]:
         """Column of each header key in the header starting at row r, and the header's depth
         (2 when headers are split over two rows, "年初" above "预算数")."""
         grid = self.grid
         texts = []  # (col, text of row r, text of rows r and r+1 joined)
         below = {c: v for c, v in grid.row_values(r + 1)}
-        for c in sorted({c for c, _ in grid.row_values(r)} | below.keys()):
+        spanned = {c for r0, c0, r1, _c1 in grid.merged_ranges() if r0 <= r <= r1 for c in range(c0, _c1 + 1)}
+        for c in sorted({c for c, _ in grid.row_values(r)} | below.keys() | spanned):
             one = self.norm(r, c)
             # A number under a header (the first data row) cannot complete a label.
-            joined = one if grid.is_merge_tail(r + 1, c) or type(below.get(c)) not in (str, type(None)) else one + self.norm(r + 1, c)
-            texts.append((c, one, joined))
+            sub = self.norm(r + 1, c) if type(below.get(c)) is str else ""
+            _, c0, r1, c1 = grid.span(r, c)
+            if sub and c1 > c0 and r1 == r:
+                # A header over several columns ("年度指标值" over 指标性质 | 指标值 | 度量单位):
+                # the row below names each column.
+                texts.append((c, "", sub))
+            else:
+                texts.append((c, one, one + sub))
         found: dict[str, int] = {}
         depth = 1
         for key, labels in columns.items():
@@ -225,21 +266,53 @@ class _Sheet:
                     break
         if any(grid.is_merge_tail(r + 1, c) for c in found.values()):
             depth = 2
+        table.headers.update(self.norm(r, c) for c in found.values())
         return found, depth
 
 
 def _title_of(sheet: _Sheet, r: int, c: int) -> tuple[str, int | None, str]:
+    """(title text, fiscal year, unit) of a title cell: "2023年度株洲市…中心项目支出绩效自评表",
+    "部门预算项目支出绩效自评表(2023年度)", "附件2：XX局2022年度部门整体支出绩效自评表". The
+    unit is "" when the title names none; never a bracket or a stray character."""
     text = clean_text(sheet.grid.get(r, c))
-    m = _TITLE_RE.search(normalize(text))
-    if not m:
-        return text, None, ""
-    unit = m.group(2)
-    for suffix in ("部门整体支出", "整体支出", "项目支出", "部门"):
-        cut = unit.find(suffix)
-        if cut > 0:
-            unit = unit[:cut]
+    n = _TITLE_PREFIX.sub("", normalize(text))
+    m = _YEAR_RE.search(n)
+    year = int(m.group(1)) if m else None
+    if m:
+        n = n[: m.start()] + n[m.end():]
+    cut = _TITLE_NAME_START.search(n)
+    unit = n[: cut.start()] if cut else ""
+    return text, year, _clean_name(unit)
+
+
+def _clean_name(text: str) -> str:
+    """A unit or project name as written, without a code before it, 盖章 notes and stray
+    punctuation at its ends; "" when no name is left (a lone bracket is no name)."""
+    name = strip_code(text.strip())
+    name = re.sub(r"[(（][^()（）]*盖章[^()（）]*[)）]|盖章", "", name)
+    while True:
+        name = name.strip(_NAME_EDGES)
+        opened, closed = name.count("(") + name.count("（"), name.count(")") + name.count("）")
+        if name[:1] in "(（" and opened > closed:
+            name = name[1:]
+        elif name[-1:] in ")）" and closed > opened:
+            name = name[:-1]
+        else:
             break
-    return text, int(m.group(1)), unit
+    return name if len(name) >= 2 and not name.isdigit() else ""
+
+
+def _year_near(sheet: _Sheet, r0: int, r1: int) -> tuple[int, int, int] | None:
+    """A fiscal year written on its own near the top of a table, "(2022年度)" under the title
+    or "年度：2022" in the header area: (year, row, col)."""
+    for r in range(r0, min(r1, r0 + 4) + 1):
+        for c, v in sheet.grid.row_values(r):
+            if type(v) is not str:
+                continue
+            m = _YEAR_RE.search(normalize(v))
+            if m and len(normalize(v)) <= m.end() - m.start() + 6:
+                return int(m.group(1)), r, c
+    return None
 
 
 @functools.cache
@@ -357,7 +430,7 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
         problems.append("执行率")
         return r0
     hr = at[0]
-    cols, depth = sheet.header_columns(hr, tpl["columns"])
+    cols, depth = sheet.header_columns(hr, tpl["columns"], table)
     first_value_col = min(cols.values())
     r = hr + depth
     ends, row_key = _funds_layout()
@@ -420,7 +493,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     if at is None:
         problems.append("一级指标")
         return
-    cols, depth = sheet.header_columns(at[0], tpl["columns"])
+    cols, depth = sheet.header_columns(at[0], tpl["columns"], table)
     missing = [tpl["columns"][k][-1] for k in ("level3", "weight", "score") if k not in cols]
     if missing:
         problems.extend(missing)
@@ -435,6 +508,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     blank = Value(None, None, "blank", sheet.name, "", "text")
     columns = [(cols.get(k), kind) for k, kind in (
         ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text"))]
+    op_col, unit_col = cols.get("target_op"), cols.get("target_unit")
     for r in range(at[0] + depth, r1 + 1):
         line = grid.row_values(r)
         lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
@@ -457,11 +531,35 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         level3, target, actual, weight_v, score, reason = [blank if c is None else sheet.value(r, c, kind) for c, kind in columns]
         if target.status == "blank" and actual.status == "blank" and weight_v.status == "blank" and score.status == "blank":
             continue  # a placeholder row such as "社会成本指标" with nothing filed
+        if op_col is None and unit_col is None:
+            target_parsed, actual_parsed = parse_indicator(target.raw), parse_indicator(actual.raw)
+        else:  # the target is written over columns: 指标性质 | 指标值 | 度量单位
+            op = grid.get(*grid.origin(r, op_col)) if op_col is not None else None
+            unit = clean_text(grid.get(*grid.origin(r, unit_col))) if unit_col is not None else ""
+            target_parsed = parse_indicator(_composite(op, target.raw, unit))
+            actual_parsed = parse_indicator(_composite(None, actual.raw, unit))
         table.indicators.append(Indicator(
             r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
-            parse_indicator(target.raw), parse_indicator(actual.raw),
+            target_parsed, actual_parsed,
         ))
     problems.append("总分")
+
+
+def _composite(op: Any, value: Any, unit: str) -> Any:
+    """One indicator text from 指标性质 | 指标值 | 度量单位: ("≥", 13, "台") -> "≥13台". A
+    number takes the unit; a text value (定性, "有效保障") stands as written."""
+    if value is None or (type(value) is str and not value.strip()):
+        return value
+    ops = template()["indicators"]["target_ops"]
+    comparator = ops.get(normalize(op), normalize(op)) if op is not None else ""
+    if type(value) is str:
+        text = clean_text(value)
+        number = parse("amount", text).status == "ok"
+    else:
+        text, number = clean_text(value), True
+    if not number:
+        return value if not comparator else comparator + text
+    return f"{comparator}{text}{unit}"
 
 
 def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, problems: list[str]) -> None:
@@ -469,11 +567,14 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
     stop = {lab for labs in tpl["fields"].values() for lab in labs}
     wanted = ("project_name", "department", "implementer") if kind == "project" else ("unit_name",)
     marks = sheet.landmarks(r0, r1)
-    for key in (*wanted, "grade"):
+    for key in (*wanted, "filer_unit", "grade"):
         at = sheet.first(marks, f"field:{key}")
         if at is not None:
-            table.fields[key] = sheet.right_of(*at, "text", stop)
-        elif key != "grade":
+            v = sheet.right_of(*at, "text", stop)
+            if key != "grade" and v.present:  # names: the budget system's code and 盖章 left out
+                v = v._replace(value=_clean_name(v.value) or v.value)
+            table.fields[key] = v
+        elif key not in ("filer_unit", "grade"):
             problems.append(tpl["fields"][key][0])
     end = _funds(sheet, r0, r1, table, problems, marks)
     if kind == "overall":
@@ -489,7 +590,7 @@ def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) ->
     if staff is None:
         problems.append("编制数")
     else:
-        cols, depth = sheet.header_columns(staff[0], tpl["staff"])
+        cols, depth = sheet.header_columns(staff[0], tpl["staff"], table)
         r = staff[0] + 1
         while r <= r1 and not any(sheet.grid.get(r, c) not in (None, "") for c in cols.values()):
             r += 1
@@ -544,9 +645,6 @@ def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) ->
                 table.fields.setdefault(f"{key}.{name}", v)
 
 
-_REQUIRED_KINDS = ("base", "overall")
-
-
 def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
     """The workbook's tables, with reading findings for what is missing or unreadable."""
     book = Workbook(path=path, file=file)
@@ -565,6 +663,9 @@ def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
                     table.fields["year"] = Value(text, year, "ok", grid.name, a1(*title), "count")
                 if unit:
                     table.fields["title_unit"] = Value(text, unit, "ok", grid.name, a1(*title), "text")
+            if "year" not in table.fields and (near := _year_near(sheet, r0, r1)):
+                year, yr, yc = near
+                table.fields["year"] = Value(grid.get(yr, yc), year, "ok", grid.name, a1(yr, yc), "count")
             problems: list[str] = []
             if kind == "base":
                 _base(sheet, r0, r1, table, problems)
@@ -576,9 +677,7 @@ def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
             book.tables.append(table)
     if not book.tables:
         book.findings.append(make_finding("R005", file, sheets="、".join(g.name for g in grids) or "-"))
-    for kind in _REQUIRED_KINDS:
-        if book.tables and counters[kind] == 0:
-            book.findings.append(make_finding("R006", file, None, None, label=KIND_NAMES[kind][0], table="工作簿"))
+    for kind in ("base", "overall"):  # filed once a unit; project tables repeat, one a project
         if counters[kind] > 1:
             dup = book.of_kind(kind)[1]
             book.findings.append(make_finding("R012", file, dup.sheet, a1(dup.first_row, 0), table=KIND_NAMES[kind][0]))
@@ -591,18 +690,28 @@ def _identify(book: Workbook) -> None:
     units: Counter[str] = Counter()
     years: Counter[int] = Counter()
     departments: Counter[str] = Counter()
+    # The unit: the whole-unit table's name cell and the titles weigh most; a project
+    # table's 实施单位 and a 填报单位 cell name it where titles do not.
     for t in book.tables:
-        for key in ("unit_name", "title_unit"):
+        for key, weight in (("unit_name", 3), ("title_unit", 2), ("implementer", 1), ("filer_unit", 1)):
             v = t.fields.get(key)
             if v is not None and v.present and v.value:
-                units[v.value] += 2 if key == "unit_name" else 1
+                units[v.value] += weight
         if "year" in t.fields:
             years[t.fields["year"].value] += 1
         dep = t.fields.get("department")
         if dep is not None and dep.present:
             departments[dep.value] += 1
-    book.unit = units.most_common(1)[0][0] if units else Path(book.file).stem
+    stem = Path(book.file).stem
     book.year = years.most_common(1)[0][0] if years else None
+    if book.year is None and (m := _FILE_YEAR_RE.search(stem)):
+        book.year = int(m.group(1))
+    if units:
+        book.unit = units.most_common(1)[0][0]
+    else:
+        book.unit = stem
+        if book.tables:
+            book.findings.append(make_finding("R015", book.file, None, None, unit=stem))
     # A project table may name the unit itself as 主管部门; the department is someone else.
     above = Counter({d: n for d, n in departments.items() if normalize(d) != normalize(book.unit)})
     book.department = (above or departments).most_common(1)[0][0] if departments else ""

@@ -66,6 +66,7 @@ class Table:
     indicators: list[Indicator] = field(default_factory=list)
     base_items: list[BaseItem] = field(default_factory=list)
     goals: list[tuple[Value, Value]] = field(default_factory=list)
+    headers: set[str] = field(default_factory=set)  # label forms of its column headers (template detection)
     first_row: int = 0
     last_row: int = 0
 
@@ -108,8 +109,8 @@ class Workbook:
                 projects.append(ProjectRow(title, num(t, "funds_total.initial"), num(t, "funds_total.budget"),
                                            num(t, "funds_total.executed"), num(t, "score_total.score"), t.sheet))
             for i in t.indicators if rollup_rows else ():
-                indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), shown(i.target),
-                                   shown(i.actual), i.weight.value if i.weight.present else None,
+                indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), i.target_parsed.text,
+                                   i.actual_parsed.text, i.weight.value if i.weight.present else None,
                                    i.score.value if i.score.present else None, shown(i.reason), f"{t.sheet}!{i.score.cell}"))
         base_values = {} if base is None or not rollup_rows else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
         return BookSummary(

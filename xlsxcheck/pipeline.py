@@ -32,6 +32,7 @@ class Options:
     waivers: str | None = None  # 审核说明 (csv or xlsx)
     today: dt.date = field(default_factory=dt.date.today)
     rollup_rows: bool = False  # keep every indicator row and the base data (for the rollup workbook)
+    require: tuple[str, ...] = ()  # table kinds every filing must hold (else the profile's; by default none)
 
 
 @dataclass
@@ -96,6 +97,9 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
     from .checks import Context, runners
     from .profiles import detect_profile, load_profiles
 
+    from .extract import use_rules_dir
+
+    use_rules_dir(options.rules_dir)
     books = [extract_safely(job) for job in jobs]
     profiles = load_profiles(options.rules_dir)
     found: dict[str, list[Finding]] = {b.file: list(b.findings) for b in books}
@@ -111,6 +115,7 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
                 found[book.file].append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))
         book.profile = profile.id
         chosen.append(profile)
+        found[book.file] += _missing_tables(book, options.require or profile.require)
 
     def context(group: list[int]):
         batch = build_batch([books[i] for i in group], [chosen[i] for i in group])
@@ -132,6 +137,17 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
         for f in hits:
             found[f.file].append(f)
     return [(b.summarize(options.rollup_rows), found[b.file]) for b in books]
+
+
+def _missing_tables(book: Workbook, required: tuple[str, ...]) -> list[Finding]:
+    """R006 for each table kind the bureau requires (config `require`, or the profile's) that
+    the workbook lacks. Any subset of tables is a filing unless so configured."""
+    from .model import KIND_NAMES
+
+    if not book.tables:
+        return []
+    return [make_finding("R006", book.file, None, None, label=KIND_NAMES[kind][0], table="工作簿")
+            for kind in required if not book.of_kind(kind)]
 
 
 def _internal_error(file: str, exc: Exception, rule: str = "") -> Finding:

@@ -23,6 +23,7 @@ def check(ctx):
     if not ind.empty:
         blocks = ind[ind["level1_weight"].notna() & (ind["level1_key"] != "")].drop_duplicates(["_book", "_table", "level1@cell"])
         profiles, judged = _profile_rows(batch, blocks)
+        judged &= np.array([bool(p.level1) for p in profiles], bool)  # a profile may leave them free
         want = np.array([p.level1.get(k, np.nan) for p, k in zip(profiles, blocks["level1_key"])], float)
         wrong = judged & ~(np.abs(want - blocks["level1_weight"].to_numpy(float)) < 1e-6)
         for (_, r), p, w in zip(blocks[wrong].iterrows(), [p for p, x in zip(profiles, wrong) if x], want[wrong]):
