@@ -137,6 +137,7 @@ RULE_CASES = {
     "S203": ([(("P1", "ind", "benefit", "level1"), lambda v: str(v).replace("20", "25"))], ("P1", "ind", "benefit", "level1")),
     "S204": ([(("P2", "score_total.weight"), const(98))], ("P2", "score_total.weight")),
     "S205": ([(("P2", "score_total.score"), plus(1))], ("P2", "score_total.score")),
+    "S208": ([(("P1", "ind", 0, "weight"), plus(1))], ("P1", "score_total.weight")),
     "S206": ([(("P1", "ind", "benefit", "level1"), lambda v: str(v).replace("效益指标", "其他指标"))], ("P1", "title")),
     "I301": ([(("P1", "ind", "satisfaction", "actual"), const("≥95%"))], ("P1", "ind", "satisfaction", "actual")),
     "I302": ([(("P1", "ind", "satisfaction", "actual"), const("85%")), (("P1", "ind", "satisfaction", "score"), const(8))],

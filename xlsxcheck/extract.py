@@ -252,18 +252,24 @@ class _Sheet:
                 texts.append((c, one, one + sub))
         found: dict[str, int] = {}
         depth = 1
-        for key, labels in columns.items():
-            pattern = _matcher(labels)[0]
-            for c, one, two in texts:
-                if c in found.values():
+        # A header that is exactly a label wins over one that only contains a label
+        # (Sichuan's "年度预算数" group header contains 预算数 but is no column).
+        for exact in (True, False):
+            for key, labels in columns.items():
+                if key in found:
                     continue
-                if pattern.search(one):
-                    found[key] = c
-                    break
-                if pattern.search(two):
-                    found[key] = c
-                    depth = 2
-                    break
+                pattern = _matcher(labels)[0]
+                match = pattern.fullmatch if exact else pattern.search
+                for c, one, two in texts:
+                    if c in found.values():
+                        continue
+                    if match(one):
+                        found[key] = c
+                        break
+                    if match(two):
+                        found[key] = c
+                        depth = 2
+                        break
         if any(grid.is_merge_tail(r + 1, c) for c in found.values()):
             depth = 2
         table.headers.update(self.norm(r, c) for c in found.values())
@@ -303,14 +309,15 @@ def _clean_name(text: str) -> str:
 
 
 def _year_near(sheet: _Sheet, r0: int, r1: int) -> tuple[int, int, int] | None:
-    """A fiscal year written on its own near the top of a table, "(2022年度)" under the title
+    """A fiscal year written on its own near the top of a table, "(2022年度)" under the title,
+    a title above the table's first label that names no table ("绩效目标自评表(2022年度)"),
     or "年度：2022" in the header area: (year, row, col)."""
-    for r in range(r0, min(r1, r0 + 4) + 1):
+    for r in [*range(r0, min(r1, r0 + 4) + 1), r0 - 1, r0 - 2]:
         for c, v in sheet.grid.row_values(r):
             if type(v) is not str:
                 continue
             m = _YEAR_RE.search(normalize(v))
-            if m and len(normalize(v)) <= m.end() - m.start() + 6:
+            if m and (m.group().endswith((")", "]", "】", "〕")) or len(normalize(v)) <= m.end() - m.start() + 6):
                 return int(m.group(1)), r, c
     return None
 
@@ -349,7 +356,7 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
     title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
     title_rx = _matcher(title_labels)[0]
     # A title is a long text (a label is short); a cell that holds a title is not an anchor.
-    titles = [(*cell, title_kind[m.group()]) for cell, n, m in sheet.first_matches(title_rx) if len(n) > 8]
+    titles = [(*cell, title_kind[m.group()]) for cell, n, m in sheet.first_matches(title_rx) if len(n) >= 7]
     in_title = {(r, c) for r, c, _ in titles}
     anchors = [(r, c, anchor_kind[label]) for (r, c), label in sheet.labels(anchor_labels).items() if (r, c) not in in_title]
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
@@ -494,10 +501,14 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         problems.append("一级指标")
         return
     cols, depth = sheet.header_columns(at[0], tpl["columns"], table)
-    missing = [tpl["columns"][k][-1] for k in ("level3", "weight", "score") if k not in cols]
-    if missing:
-        problems.extend(missing)
+    if "level3" not in cols:
+        problems.append(tpl["columns"]["level3"][-1])
         return
+    # Some templates (a county's 专项资金 table, Hubei's 项目自评表) score nothing per
+    # indicator: without 分值 and 得分 columns there is no 总分 row to expect either.
+    scored = "weight" in cols and "score" in cols
+    if ("weight" in cols) != ("score" in cols):
+        problems.append(tpl["columns"]["score" if "weight" in cols else "weight"][-1])
     first_col = min(cols.values())
     grid = sheet.grid
     c1, c2 = cols["level1"], cols.get("level2")
@@ -514,8 +525,9 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
         if any(n in tpl["total"] for n in lead):
             table.fields["score_total.label"] = sheet.value(r, line[0][0], "text")
-            table.fields["score_total.weight"] = sheet.value(r, cols["weight"], "score")
-            table.fields["score_total.score"] = sheet.value(r, cols["score"], "score")
+            for key in ("weight", "score"):
+                if key in cols:
+                    table.fields[f"score_total.{key}"] = sheet.value(r, cols[key], "score")
             return
         if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
             break
@@ -542,7 +554,8 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
             r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
             target_parsed, actual_parsed,
         ))
-    problems.append("总分")
+    if scored:
+        problems.append("总分")
 
 
 def _composite(op: Any, value: Any, unit: str) -> Any:
@@ -693,9 +706,9 @@ def _identify(book: Workbook) -> None:
     # The unit: the whole-unit table's name cell and the titles weigh most; a project
     # table's 实施单位 and a 填报单位 cell name it where titles do not.
     for t in book.tables:
-        for key, weight in (("unit_name", 3), ("title_unit", 2), ("implementer", 1), ("filer_unit", 1)):
+        for key, weight in (("unit_name", 3), ("title_unit", 2), ("implementer", 1), ("filer_unit", 1), ("department", 0.5)):
             v = t.fields.get(key)
-            if v is not None and v.present and v.value:
+            if v is not None and v.present and v.value and not (key == "implementer" and _is_section(v.value)):
                 units[v.value] += weight
         if "year" in t.fields:
             years[t.fields["year"].value] += 1
@@ -715,6 +728,15 @@ def _identify(book: Workbook) -> None:
     # A project table may name the unit itself as 主管部门; the department is someone else.
     above = Counter({d: n for d, n in departments.items() if normalize(d) != normalize(book.unit)})
     book.department = (above or departments).most_common(1)[0][0] if departments else ""
+
+
+_SECTION_END = re.compile(r"(?:股|科|室|组)$")
+
+
+def _is_section(name: str) -> bool:
+    """An internal section (粮食调控储备与产业发展股, 办公室) is no budget unit: where it is
+    named as 实施单位, the unit is the one above it."""
+    return bool(_SECTION_END.search(name)) and not name.endswith(("研究室", "实验室"))
 
 
 def _all_values(table: Table):

@@ -64,6 +64,7 @@ def normalize(text: Any) -> str:
 _LEAD_NUMBER = re.compile(r"^(?:\(?[0-9一二三四五六七八九十]{1,3}\)|[0-9一二三四五六七八九十]{1,3}[、.．](?!\d)|[0-9]{1,2}(?=[\u4e00-\u9fff]))")
 _BRACKETED = re.compile(r"[(\[【〔<《][^()\[\]【】〔〕<>《》]*[)\]】〕>》]")
 _UNCLOSED = re.compile(r"[(\[【〔][^()\[\]【】〔〕]*$")
+_UNOPENED = re.compile(r"[A-Za-z0-9/+\-*×%.分万元]{0,8}[)\]】〕]$")  # "执行数B)": its "(" was lost
 
 
 @functools.lru_cache(maxsize=65536)
@@ -72,6 +73,8 @@ def _label_form_str(text: str) -> str:
     for _ in range(2):  # "1、其中:（一）…" has two layers of prefix
         n = _LEAD_NUMBER.sub("", n).removeprefix("其中").lstrip(":")
     bare = _UNCLOSED.sub("", _BRACKETED.sub("", _BRACKETED.sub("", n)))
+    if not any(b in bare for b in "([【〔"):
+        bare = _UNOPENED.sub("", bare)
     return bare.rstrip(":") if bare else n.rstrip(":")
 
 

@@ -9,7 +9,7 @@ from typing import Iterator
 import pandas as pd
 
 from ..catalog import Bi, load_catalog, make_finding
-from ..model import Finding
+from ..model import KIND_NAMES, Finding
 from .common import fmt, split_ref
 
 __all__ = ["check", "FIELD_LABELS"]
@@ -23,6 +23,8 @@ FIELD_LABELS = {
     "date": ("填报日期", "filing date"),
     "staff.authorized": ("编制数", "authorised posts"),
     "staff.actual": ("实际在职人数", "actual staff"),
+    "actual": ("实际完成值", "actual value"),
+    "score": ("得分", "score"),
 }
 
 
@@ -57,6 +59,19 @@ def _required_schema(fields: list[str], frame: pd.DataFrame):
     return pa.DataFrameSchema(columns)
 
 
+def _weighted_indicators(ind: pd.DataFrame) -> pd.DataFrame:
+    """Indicators that carry a weight, as a frame the required-cell schema reads: the status
+    of each part under "<part>@status" and the table's name."""
+    if ind.empty:
+        return ind
+    rows = ind[(ind["weight@status"] == "ok") & (ind["weight"].astype(float) > 0)]
+    return rows.assign(**{
+        "actual@status": rows["actual.status"],
+        "_name_zh": rows["_kind"].map(lambda k: KIND_NAMES[k][0]),
+        "_name_en": rows["_kind"].map(lambda k: KIND_NAMES[k][1]),
+    })
+
+
 def check(ctx) -> Iterator[Finding]:
     batch = ctx.batch
     scored = batch.scored
@@ -71,7 +86,7 @@ def check(ctx) -> Iterator[Finding]:
             )
     required = load_catalog()["R014"].required
     for kind, fields in required.items():
-        frame = batch.tables.get(kind)
+        frame = _weighted_indicators(batch.indicators) if kind == "indicator" else batch.tables.get(kind)
         if frame is None or frame.empty:
             continue
         cases = _failures(_required_schema(fields, frame), frame)
@@ -80,6 +95,8 @@ def check(ctx) -> Iterator[Finding]:
             row = frame.loc[int(case["index"])]
             sheet, cell = split_ref(row[f"{field}@cell"])
             zh, en = FIELD_LABELS.get(field, (field, field))
+            if kind == "indicator":
+                zh, en = f"{row['level3'] or row['level2']} {zh}", f"{row['level3'] or row['level2']}: {en}"
             yield make_finding(
                 "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
                 field=f"{row['_table']}:{field}", label=Bi(zh, en), table=Bi(row["_name_zh"], row["_name_en"]),
