@@ -238,3 +238,17 @@ def test_target_split_under_a_two_row_header(tmp_path):
     ]
     assert (t.fields["score_total.score"].value, t.fields["score_total.score"].cell) == (100, "I12")
     assert run([str(tmp_path / "yn.xlsx")], Options(jobs=1)).findings == []
+
+
+@pytest.mark.parametrize("text, comparator, number, unit", [
+    ("95%以上", ">=", 95, "%"),
+    ("90%及以上", ">=", 90, "%"),
+    ("3个月以内", "<=", 3, "个月"),
+    ("5天以下", "<=", 5, "天"),
+    ("≥95%以上", ">=", 95, "%"),
+])
+def test_comparator_written_after_the_number(text, comparator, number, unit):
+    from xlsxcheck.values import parse_indicator
+
+    t = parse_indicator(text)
+    assert (t.comparator, t.number, t.unit) == (comparator, number, unit)

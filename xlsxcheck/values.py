@@ -255,6 +255,8 @@ _COMPARATORS = (
     ("等于", "="), ("=", "="),
 )
 _INDICATOR_RE = re.compile(rf"^(约)?({_NUMBER})(\D*)$")
+# A comparator written after the number: "95%以上", "3个月以内", "5天以下".
+_SUFFIX_COMPARATORS = (("及以上", ">="), ("以上", ">="), ("及以下", "<="), ("以下", "<="), ("以内", "<="))
 
 
 class Target(NamedTuple):
@@ -289,6 +291,11 @@ def parse_indicator(raw: Any) -> Target:
     m = _INDICATOR_RE.match(text)
     if m:
         unit = m.group(3)
+        for word, op in _SUFFIX_COMPARATORS:
+            if unit.endswith(word):
+                unit = unit[: -len(word)]
+                comparator = comparator or op
+                break
         return Target(comparator, float(m.group(2).replace(",", "")), unit, shown, "ok", bool(m.group(1)))
     body = text.removeprefix("约")
     # Numeric-looking text that is not a number ("98%1", "3.5.6") is a typo, not prose.
