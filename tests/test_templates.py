@@ -252,3 +252,33 @@ def test_comparator_written_after_the_number(text, comparator, number, unit):
 
     t = parse_indicator(text)
     assert (t.comparator, t.number, t.unit) == (comparator, number, unit)
+
+
+def test_chongqing_style_headers(tmp_path):
+    """Headers as Chongqing's 2021 部门整体绩效自评表 writes them (layout from its published
+    text, m.yzwku.com/doc/98587.html; figures here are ours): 全年(调整)预算数, 执行率(%),
+    执行率权重, 执行率得分(分); indicators 指标名称 | 计量单位 | 指标性质 (定量指标/定性指标) |
+    年初指标值 | 全年完成值 | 指标权重(分) | 指标得分(分)."""
+    rows = [
+        ["2021年度重庆市某某局部门整体绩效自评表"],
+        ["部门(单位)名称", None, "重庆市某某局", None, None, "自评总分(分)", 96.6],
+        ["项目资金(万元)", None, "年初预算数", "全年(调整)预算数", "全年执行数", "执行率(%)", "执行率权重", "执行率得分(分)"],
+        [None, "年度资金总额", 100, 100, 76, "76%", 10, 7.6],
+        ["绩效指标", "一级指标", "二级指标", "指标名称", "计量单位", "指标性质", "年初指标值", "全年完成值", "指标权重(分)", "指标得分(分)"],
+        [None, "产出指标", "数量指标", "培训人次", "人次", "定量指标", 300, 320, 50, 50],
+        [None, "效益指标", "社会效益指标", "服务质量", None, "定性指标", "提升", "提升", 30, 30],
+        [None, "满意度指标", "服务对象满意度指标", "满意度", "%", "定量指标", 90, 95, 10, 9],
+        ["总分", None, None, None, None, None, None, None, 100, 96.6],
+    ]
+    book = extract_workbook(_save(tmp_path / "cq.xlsx", rows))
+    [t] = book.tables
+    f = t.fields
+    assert (book.unit, book.year) == ("重庆市某某局", 2021)
+    assert {k: f[f"funds_total.{k}"].cell for k in ("initial", "budget", "executed", "rate", "weight", "score")} == {
+        "initial": "C4", "budget": "D4", "executed": "E4", "rate": "F4", "weight": "G4", "score": "H4"}
+    got = [(i.level3.value, i.target_parsed.number, i.target_parsed.unit, i.target_parsed.status, i.weight.cell, i.score.cell) for i in t.indicators]
+    assert got == [("培训人次", 300, "人次", "ok", "I6", "J6"), ("服务质量", None, "", "qualitative", "I7", "J7"),
+                   ("满意度", 90, "%", "ok", "I8", "J8")]
+    result = run([str(tmp_path / "cq.xlsx")], Options(jobs=1))
+    # The satisfaction target is met but a point is deducted without a reason: a warning only.
+    assert [(x.code, x.severity, x.cell) for x in result.findings] == [("I304", "warning", "J8")]

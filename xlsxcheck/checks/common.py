@@ -27,6 +27,13 @@ def split_ref(ref: str) -> tuple[str | None, str | None]:
     return (sheet or None), cell
 
 
+def reason_ref(row) -> tuple[str | None, str | None]:
+    """Where a finding about a missing 偏差原因 is pinned: the reason cell, or the score
+    cell where the template has no reason column."""
+    sheet, cell = split_ref(row["reason@cell"])
+    return (sheet, cell) if cell else split_ref(row["score@cell"])
+
+
 def short_refs(refs: list[str], own_sheet: str | None) -> str:
     """Cell references for a message: without the sheet where it is the finding's own."""
     out = []

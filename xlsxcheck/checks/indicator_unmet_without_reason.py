@@ -1,7 +1,7 @@
 """I302: a target not met with no 偏差原因分析及改进措施."""
 
 from ..catalog import make_finding
-from .common import split_ref
+from .common import reason_ref
 from .targets import outcomes
 
 
@@ -10,5 +10,5 @@ def check(ctx):
     if ind.empty:
         return
     for _, r in ind[ind["unmet"] & (ind["reason@status"] != "ok")].iterrows():
-        yield make_finding("I302", r["_file"], *split_ref(r["reason@cell"]), expected=r["target"],
+        yield make_finding("I302", r["_file"], *reason_ref(r), expected=r["target"],
                            actual=r["actual"], unit=r["_unit"], field=f"{r['_table']}:{r['level3']}", label=r["level3"] or r["level2"])
