@@ -240,8 +240,8 @@ def profiles(rules_dir, lang):
     from .profiles import load_profiles
 
     for p in load_profiles(rules_dir).values():
-        weights = ", ".join(f"{k} {v:g}" for k, v in p.level1.items())
-        click.echo(f"{p.id:<10} {p.name(lang)}\n{'':<10} {weights}, funds {p.funds_weight:g}")
+        weights = [f"{k} {v:g}" for k, v in p.level1.items()] or ["level-1 weights free"]
+        click.echo(f"{p.id:<10} {p.name(lang)}\n{'':<10} {', '.join(weights)}, funds {p.funds_weight:g}")
 
 
 def main() -> None:
