@@ -66,7 +66,8 @@ def _weighted_indicators(ind: pd.DataFrame) -> pd.DataFrame:
         return ind
     rows = ind[(ind["weight@status"] == "ok") & (ind["weight"].astype(float) > 0)]
     return rows.assign(**{
-        "actual@status": rows["actual.status"],
+        # a template without an 实际完成值 column is not asked for one
+        "actual@status": rows["actual.status"].where(~rows["actual@cell"].str.endswith("!"), None),
         "_name_zh": rows["_kind"].map(lambda k: KIND_NAMES[k][0]),
         "_name_en": rows["_kind"].map(lambda k: KIND_NAMES[k][1]),
     })
