@@ -144,6 +144,7 @@ RULE_CASES = {
              ("P1", "ind", "satisfaction", "reason")),
     "I303": ([(("P1", "ind", "satisfaction", "actual"), const("85%"))], ("P1", "ind", "satisfaction", "score")),
     "I304": ([(("P1", "ind", 0, "score"), plus(-1))], ("P1", "ind", 0, "reason")),
+    "I305": ([(("P1", "ind", 0, "actual"), const("完成"))], ("P1", "ind", 0, "actual")),
     "X504": ([(("P3", "title"), lambda v: str(v).replace("测试市测试服务中心", "另一个单位"))], ("P3", "title_unit")),
     "X505": ([(("P1", "date"), lambda v: str(v).replace("2024.", "2023."))], ("P1", "date")),
     "X506": ([(("P2", "department"), const("测试市财政局"))], ("P2", "department")),

@@ -66,7 +66,7 @@ SICHUAN_MERGED = ["A1:K1", "B2:K2", "B3:E3", "G3:K3", "A4:A6", "B4:B5", "A7:A12"
 
 def test_sichuan_export_reads_every_value_at_its_cell(tmp_path):
     book = extract_workbook(_save(tmp_path / "sc.xlsx", sichuan_rows(), SICHUAN_MERGED))
-    assert (book.unit, book.year, book.department) == ("大英县司法局", 2023, "大英县司法局部门")
+    assert (book.unit, book.year, book.department) == ("大英县司法局", 2023, "大英县司法局")  # "…部门" is the department itself
     [t] = book.tables
     f = t.fields
     assert (f["project_name"].value, f["project_name"].cell) == ("2023年全县安可替代补助资金项目", "B2")

@@ -134,14 +134,14 @@ def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str,
         if weight is None or score is None or not (weight.present or score.present):
             continue  # a header may lack either column; an empty row has nothing to check
         row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit,
-               "label": shown(table.fields[f"{key}.label"])}
+               "_kind": table.kind, "label": shown(table.fields[f"{key}.label"])}
         _put(row, "weight", weight)
         _put(row, "score", score)
         rows.append(row)
     return rows
 
 
-_SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "label"] + [
+_SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "_kind", "label"] + [
     f"{name}{suffix}" for name in ("weight", "score") for suffix in ("", "@tol", "@status", "@cell", "@raw")]
 
 

@@ -30,6 +30,8 @@ _FILE_YEAR_RE = re.compile(r"(?<!\d)(20\d{2})(?:年|(?!\d))")
 # Where a title's unit name ends: the table's own name starts there.
 _TITLE_NAME_START = re.compile(r"部门整体|整体支出|项目支出|部门预算|预算项目|部门项目|项目绩效|绩效自评|绩效评价")
 _TITLE_PREFIX = re.compile(r"^附[件表]?[0-9一二三四五六七八九十]*[:-]?")
+# "青神县发展和改革局本级", "大英县司法局部门": the department itself, as the budget system names it.
+_DEPARTMENT_SUFFIX = re.compile(r"(?<=[局委办院厅府会处站所署校心])(?:本级|部门)$")
 _NAME_EDGES = ":;,.-_·、 ：；，。"  # stray punctuation at a name's ends (brackets only when unbalanced)
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
@@ -244,9 +246,9 @@ class _Sheet:
             # A number under a header (the first data row) cannot complete a label.
             sub = self.norm(r + 1, c) if type(below.get(c)) is str else ""
             _, c0, r1, c1 = grid.span(r, c)
-            if sub and c1 > c0 and r1 == r:
+            if sub and c1 > c0 and r1 == r and all(type(below.get(cc)) is str for cc in range(c0, c1 + 1)):
                 # A header over several columns ("年度指标值" over 指标性质 | 指标值 | 度量单位):
-                # the row below names each column.
+                # the row below, split into one cell a column, names each column.
                 texts.append((c, "", sub))
             else:
                 texts.append((c, one, one + sub))
@@ -270,8 +272,8 @@ class _Sheet:
                         found[key] = c
                         depth = 2
                         break
-        if any(grid.is_merge_tail(r + 1, c) for c in found.values()):
-            depth = 2
+        if any(grid.origin(r + 1, c)[0] == r for c in found.values()):
+            depth = 2  # a header cell merged down over two rows
         table.headers.update(self.norm(r, c) for c in found.values())
         return found, depth
 
@@ -585,7 +587,8 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
         if at is not None:
             v = sheet.right_of(*at, "text", stop)
             if key != "grade" and v.present:  # names: the budget system's code and 盖章 left out
-                v = v._replace(value=_clean_name(v.value) or v.value)
+                name = _clean_name(v.value) or v.value
+                v = v._replace(value=_DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name)
             table.fields[key] = v
         elif key not in ("filer_unit", "grade"):
             problems.append(tpl["fields"][key][0])

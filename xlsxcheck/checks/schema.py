@@ -59,15 +59,17 @@ def _required_schema(fields: list[str], frame: pd.DataFrame):
     return pa.DataFrameSchema(columns)
 
 
-def _weighted_indicators(ind: pd.DataFrame) -> pd.DataFrame:
-    """Indicators that carry a weight, as a frame the required-cell schema reads: the status
-    of each part under "<part>@status" and the table's name."""
-    if ind.empty:
-        return ind
-    rows = ind[(ind["weight@status"] == "ok") & (ind["weight"].astype(float) > 0)]
-    return rows.assign(**{
+def _weighted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Indicators (or scored rows) that carry a weight, as a frame the required-cell schema
+    reads: the status of each part under "<part>@status" and the table's name."""
+    if frame.empty:
+        return frame
+    rows = frame[(frame["weight@status"] == "ok") & (pd.to_numeric(frame["weight"], errors="coerce") > 0)]
+    extra = {}
+    if "actual.status" in rows:
         # a template without an 实际完成值 column is not asked for one
-        "actual@status": rows["actual.status"].where(~rows["actual@cell"].str.endswith("!"), None),
+        extra["actual@status"] = rows["actual.status"].where(~rows["actual@cell"].str.endswith("!"), None)
+    return rows.assign(**extra, **{
         "_name_zh": rows["_kind"].map(lambda k: KIND_NAMES[k][0]),
         "_name_en": rows["_kind"].map(lambda k: KIND_NAMES[k][1]),
     })
@@ -87,7 +89,7 @@ def check(ctx) -> Iterator[Finding]:
             )
     required = load_catalog()["R014"].required
     for kind, fields in required.items():
-        frame = _weighted_indicators(batch.indicators) if kind == "indicator" else batch.tables.get(kind)
+        frame = _weighted(batch.indicators if kind == "indicator" else batch.scored) if kind in ("indicator", "scored") else batch.tables.get(kind)
         if frame is None or frame.empty:
             continue
         cases = _failures(_required_schema(fields, frame), frame)
@@ -96,8 +98,9 @@ def check(ctx) -> Iterator[Finding]:
             row = frame.loc[int(case["index"])]
             sheet, cell = split_ref(row[f"{field}@cell"])
             zh, en = FIELD_LABELS.get(field, (field, field))
-            if kind == "indicator":
-                zh, en = f"{row['level3'] or row['level2']} {zh}", f"{row['level3'] or row['level2']}: {en}"
+            if kind in ("indicator", "scored"):
+                name = row["label"] if kind == "scored" else row["level3"] or row["level2"]
+                zh, en = f"{name} {zh}", f"{name}: {en}"
             yield make_finding(
                 "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
                 field=f"{row['_table']}:{field}", label=Bi(zh, en), table=Bi(row["_name_zh"], row["_name_en"]),
