@@ -7,6 +7,7 @@ reader must get out of it (``expected``). See tests/real_filings/README.md.
     python tests/realfilings.py OUT_DIR                 # build every filing as OUT_DIR/NN_....xlsx
     python tests/realfilings.py --score REPORT.json     # compare an xlsxcheck JSON report of
                                                         # those workbooks with `expected`
+    python tests/realfilings.py --samples sample_workbooks   # the non-Hunan units shipped there
 """
 
 from __future__ import annotations
@@ -95,7 +96,20 @@ def score(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+# Shipped in sample_workbooks/ (other provinces' templates beside the Hunan units, with their
+# real mistakes): corpus file -> sample file name.
+SAMPLES = {
+    "01_四川_青神县发改局_工资性支出": "08_青神县发展和改革局_四川一体化.xlsx",
+    "07_四川_中江县水利局_水标尺": "09_中江县水利局_四川县级.xlsx",
+    "05_湖北_黄石市第三中学_校园维修改造": "10_黄石市第三中学_湖北.xlsx",
+}
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--samples":
+        for stem, name in SAMPLES.items():
+            print(build_workbook(load(HERE / f"{stem}.yaml"), Path(argv[1]) / name))
+        return 0
     if len(argv) == 2 and argv[0] == "--score":
         report = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
         print("\n".join(score(report)))

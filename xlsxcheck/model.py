@@ -79,7 +79,7 @@ class Workbook:
     year: int | None = None
     department: str = ""
     profile: str = ""
-    profile_source: str = ""  # detected | forced | default (no profile matched the weights)
+    profile_source: str = ""  # detected | forced | default (nothing fitted, or nothing to tell templates apart)
     tables: list[Table] = field(default_factory=list)
     findings: list["Finding"] = field(default_factory=list)  # reading-level findings
     readable: bool = True

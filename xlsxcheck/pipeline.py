@@ -108,9 +108,9 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
         if options.profile:
             profile, book.profile_source = profiles[options.profile], "forced"
         else:
-            profile, matched = detect_profile(book, profiles)
-            book.profile_source = "detected" if matched else "default"
-            if not matched and book.tables:
+            profile, how = detect_profile(book, profiles)
+            book.profile_source = "detected" if how == "detected" else "default"
+            if how == "unmatched" and book.tables:
                 seen = sorted({f"{i.level1_key}{i.level1_weight:g}" for t in book.tables for i in t.indicators if i.level1_weight})
                 found[book.file].append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))
         book.profile = profile.id

@@ -81,9 +81,10 @@ def block_weights(book: Workbook) -> Counter[tuple[str, float]]:
     return seen
 
 
-def detect_profile(book: Workbook, profiles: dict[str, Profile]) -> tuple[Profile, bool]:
-    """The profile that fits the workbook best, and whether any fitted at all (False: the
-    first profile is used and R013 says so). A block weight the profile fixes counts for it
+def detect_profile(book: Workbook, profiles: dict[str, Profile]) -> tuple[Profile, str]:
+    """The profile that fits the workbook best, and how it was chosen: "detected", "default"
+    (nothing to tell templates apart, such as a table that scores nothing: the first profile
+    is used) or "unmatched" (weights that fit no profile: the first is used and R013 says so). A block weight the profile fixes counts for it
     when equal and against it when not; a profile that fixes no weights (Sichuan: they vary
     by project) has no opinion on them. Each of a profile's marker headers found counts 3."""
     seen = block_weights(book)
@@ -94,4 +95,6 @@ def detect_profile(book: Workbook, profiles: dict[str, Profile]) -> tuple[Profil
         score += 3 * sum(1 for m in p.markers if label_form(m) in headers)
         if score > best_score:
             best, best_score = p, score
-    return best, best_score > 0 or not seen
+    if best_score > 0:
+        return best, "detected"
+    return best, "unmatched" if seen else "default"

@@ -43,7 +43,8 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
     by_file = {f: list(g) for f, g in groupby(result.findings, key=lambda x: x.file)}
     for book in result.books:
         findings = by_file.pop(book.file, [])
-        profile = f"[{book.profile}]" if book.profile else ""  # the template it was read and checked as
+        # the template it was checked as, where the workbook told it (or --profile forced it)
+        profile = f"[{book.profile}]" if book.profile and book.profile_source != "default" else ""
         _file_block(console, book.file, f"{book.unit} {book.year or ''} {profile}".strip(), findings, ui, lang)
     for file, findings in by_file.items():  # registry findings name the registry file
         _file_block(console, file, "", findings, ui, lang)
