@@ -31,6 +31,51 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.strip().upper() for v in values for c in v.split(",") if c.strip())
 
 
+def _known_codes(codes: tuple[str, ...], option: str) -> tuple[str, ...]:
+    """Codes and prefixes that name at least one rule; a typo would silently report nothing."""
+    from .catalog import load_catalog
+
+    catalog = load_catalog()
+    unknown = [c for c in codes if not any(code.startswith(c) for code in catalog)]
+    if unknown:
+        raise click.UsageError(f"{option}: 未知规则代码或前缀 / unknown rule codes: {', '.join(unknown)} (见 / see `xlsxcheck rules`)")
+    return codes
+
+
+def _say(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+_OS_REASONS = {  # errno -> what a clerk can act on
+    "EACCES": ("没有写入权限", "permission denied"), "EPERM": ("没有写入权限", "permission denied"),
+    "EROFS": ("只读文件系统", "read-only file system"), "ENOSPC": ("磁盘空间不足", "disk full"),
+    "EDQUOT": ("磁盘配额已满", "disk quota exceeded"), "ENOTDIR": ("路径中有同名文件而不是文件夹", "a part of the path is a file"),
+    "EEXIST": ("已有同名文件", "a file of that name exists"), "ENAMETOOLONG": ("文件名过长", "file name too long"),
+    "EISDIR": ("这是一个文件夹", "it is a folder"), "ENOENT": ("文件夹不存在", "no such folder"),
+}
+
+
+def _os_reason(exc: OSError, lang: str) -> str:
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    zh, en = _OS_REASONS.get(name, (exc.strerror or str(exc), exc.strerror or str(exc)))
+    return _say(lang, zh, en)
+
+
+def _writable_folder(folder: Path, lang: str, what: tuple[str, str]) -> None:
+    """Fail before the check runs, in plain words, when an output folder cannot be written."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(_say(lang, f"{what[0]}无法写入：{folder}（{_os_reason(exc, lang)}）",
+                            f"cannot write the {what[1]} in {folder} ({_os_reason(exc, lang)})")) from exc
+
+
 def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang):
     """Options from the config file, overridden by what was given on the command line."""
     from .config import ConfigError, find_config, load_config
@@ -47,45 +92,69 @@ def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir,
         profile=profile or cfg.get("profile"),
         rules_dir=rules_dir or cfg.get("rules_dir"),
         jobs=jobs if jobs is not None else int(cfg.get("jobs", 0)),
-        select=_codes(select) or tuple(x.upper() for x in cfg.get("select", [])),
-        ignore=_codes(ignore) or tuple(x.upper() for x in cfg.get("ignore", [])),
+        select=_known_codes(_codes(select) or tuple(x.upper() for x in cfg.get("select", [])), "--select"),
+        ignore=_known_codes(_codes(ignore) or tuple(x.upper() for x in cfg.get("ignore", [])), "--ignore"),
         severity={k.upper(): v for k, v in cfg.get("severity", {}).items()},
         registry=registry or cfg.get("registry"),
         waivers=waivers or cfg.get("waivers"),
         require=tuple(cfg.get("require", ())),
     )
+    if "supersede" in cfg:
+        opts.supersede = tuple(cfg["supersede"])
     return opts, strict or bool(cfg.get("strict", False)), lang or cfg.get("lang", "zh")
 
 
-def _run(paths, opts, quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class _Progress:
+    """A progress bar on stderr (never on stdout, which carries the report), shown on a
+    terminal for runs of 10 files or more."""
 
+    def __init__(self, quiet: bool, label: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.label = label
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            transient=True, console=Console(file=sys.stderr), disable=quiet or not sys.stderr.isatty())
+        self.task = None
+
+    def start(self, n: int) -> None:
+        if n >= 10:
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=n)
+
+    def advance(self, k: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, k)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _run(paths, opts, quiet: bool, lang: str = "zh"):
     from .listfile import ListFileError
     from .pipeline import run
 
-    show = not quiet and sys.stderr.isatty()
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        transient=True, disable=not show)
-    task = None
-
-    def discovered(n: int) -> None:
-        nonlocal task
-        if n >= 10:
-            progress.start()
-            task = progress.add_task("审核 / checking", total=n)
-
-    def advance(k: int) -> None:
-        if task is not None:
-            progress.advance(task, k)
-
+    progress = _Progress(quiet, _say(lang, "审核", "checking"))
     try:
-        return run(paths, opts, progress=advance, on_discovered=discovered)
+        return run(paths, opts, progress=progress.advance, on_discovered=progress.start)
     except ListFileError as exc:
         raise CliError(str(exc)) from exc
     except KeyError as exc:
         raise CliError(f"未知模板 / unknown profile: {exc.args[0]} (see `xlsxcheck profiles`)") from exc
+    except ValueError as exc:  # a configuration value the run cannot use (e.g. supersede criteria)
+        raise CliError(str(exc)) from exc
     finally:
         progress.stop()
+
+
+def _nothing_found(result, paths, lang: str) -> CliError:
+    found = result.discovery
+    own = len(found.own_outputs)
+    what = _say(lang, f"未找到要审核的 Excel 文件：{'、'.join(map(str, paths))}", f"nothing to check in {', '.join(map(str, paths))}")
+    if found.skipped:
+        what += _say(lang, f"（跳过 {len(found.skipped)} 个文件，其中 xlsxcheck 生成的 {own} 个）",
+                     f" ({len(found.skipped)} files skipped, {own} of them written by xlsxcheck)")
+    return CliError(what)
 
 
 def _common(fn):
@@ -120,7 +189,7 @@ def cli() -> None:
     xlsxcheck rollup 自评表/ -o 汇总.xlsx      汇总工作簿 / the bureau-wide summary
     xlsxcheck rules [代码]                     规则目录 / the rule catalog
 
-    退出码 exit codes: 0 无错误 no errors · 1 有错误 errors · 2 用法或内部错误 usage/internal
+    退出码 exit codes: 0 无错误 no errors · 1 有错误 errors · 2 用法或内部错误 usage/internal · 130 中断 Ctrl-C
     """
 
 
@@ -128,40 +197,58 @@ def cli() -> None:
 @_common
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件 / write the report to FILE.")
-@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中生成标注问题的工作簿副本 / annotated copies into DIR.")
+@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中为有问题的文件生成标注副本 / annotated copies into DIR.")
+@click.option("--annotate-clean", is_flag=True, help="未发现问题的文件也生成副本 / a copy of clean workbooks too.")
+@click.option("--summary", "summary_only", is_flag=True, help="只列出各单位（按错误数排序） / only the units, most errors first.")
 @click.option("--color/--no-color", default=None, help="强制开/关颜色 / force color on or off.")
-def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate, color):
+def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate,
+          annotate_clean, summary_only, color):
     """审核自评表（文件、文件夹或通配符）并列出全部问题 / check workbooks and report every finding."""
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
-    result = _run(paths, opts, quiet)
-    if not result.books and result.discovery.missing:
-        raise CliError("未找到要审核的文件 / nothing to check: " + ", ".join(result.discovery.missing))
-    _write_report(result, fmt, output, lang, color)
+    if output:
+        _writable_folder(Path(output).absolute().parent, lang, ("报告", "report"))
     if annotate:
-        from .output import OutputError
-        from .report.annotate import annotate_all
-
-        try:
-            written = annotate_all(result.books, result.findings, annotate, lang)
-        except (OutputError, OSError) as exc:
-            raise CliError(str(exc)) from exc
-        click.echo(f"{'批注文件' if lang == 'zh' else 'annotated copies'}: {len(written)} → {annotate}", err=True)
+        _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
+    result = _run(paths, opts, quiet, lang)
+    if not result.books:
+        raise _nothing_found(result, paths, lang)
+    if annotate:
+        _annotate(result, annotate, lang, opts.jobs, quiet, annotate_clean)
+    _write_report(result, fmt, output, lang, color, summary_only)
     sys.exit(_exit_code(result, strict))
 
 
-def _write_report(result, fmt: str, output: str | None, lang: str, color: bool | None) -> None:
+def _annotate(result, folder: str, lang: str, jobs: int, quiet: bool, include_clean: bool) -> None:
+    """Annotated copies; a workbook that cannot be annotated adds a D605 finding to the run."""
+    from .report.annotate import annotate_all
+
+    progress = _Progress(quiet, _say(lang, "批注", "annotating"))
+    progress.start(len(result.books))
+    try:
+        written, failed = annotate_all(result.books, result.findings, folder, lang, include_clean=include_clean,
+                                       jobs=jobs or os.cpu_count() or 1, progress=progress.advance)
+    finally:
+        progress.stop()
+    result.add_findings(failed)
+    click.echo(_say(lang, f"批注副本 {len(written)} 个 → {folder}", f"annotated copies: {len(written)} → {folder}")
+               + (_say(lang, f"（{len(failed)} 个文件无法标注，见 D605）", f" ({len(failed)} could not be annotated, see D605)") if failed else ""),
+               err=True)
+
+
+def _write_report(result, fmt: str, output: str | None, lang: str, color: bool | None, summary_only: bool = False) -> None:
     from .output import OutputError, atomic_path, refuse_inputs
 
     if fmt == "text":
-        from .report.terminal import render_text
+        from .report.terminal import render_summary, render_text
 
+        render = render_summary if summary_only else render_text
         if output is None:
-            render_text(result, sys.stdout, lang, color=color)
+            render(result, sys.stdout, lang, color=color)
             return
         import io
 
         buf = io.StringIO()
-        render_text(result, buf, lang, color=False, width=120)
+        render(result, buf, lang, color=False, width=120)
         text = buf.getvalue()
     else:
         from .report.machine import to_csv, to_json
@@ -174,8 +261,11 @@ def _write_report(result, fmt: str, output: str | None, lang: str, color: bool |
         refuse_inputs(Path(output), [b.path for b in result.books])
         with atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
-    except (OutputError, OSError) as exc:
+    except OutputError as exc:
         raise CliError(str(exc)) from exc
+    except OSError as exc:  # named by the target, not by the temporary file beside it
+        raise CliError(_say(lang, f"报告无法写入：{output}（{_os_reason(exc, lang)}）",
+                            f"cannot write the report {output} ({_os_reason(exc, lang)})")) from exc
 
 
 def _exit_code(result, strict: bool) -> int:
@@ -200,9 +290,10 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
     if not output.lower().endswith(".xlsx"):
         raise CliError("汇总文件须为 .xlsx / the rollup must be an .xlsx file")
     opts.rollup_rows = True
-    result = _run(paths, opts, quiet)
+    _writable_folder(Path(output).absolute().parent, lang, ("汇总表", "rollup"))
+    result = _run(paths, opts, quiet, lang)
     if not result.books:
-        raise CliError("未找到要汇总的文件 / nothing to roll up")
+        raise _nothing_found(result, paths, lang)
     try:
         summary = write_rollup(result, output, lang=lang, exclude_errors=exclude_errors)
     except (OutputError, OSError) as exc:
@@ -224,10 +315,14 @@ def rules(code, lang, markdown):
     if markdown:
         click.echo(markdown_catalog(catalog), nl=False)
     elif code:
-        rule = catalog.get(code.strip().upper())
-        if rule is None:
-            raise CliError(f"未知规则代码 / unknown rule code: {code}")
-        click.echo(explain(rule, lang))
+        code = code.strip().upper()
+        if code in catalog:
+            click.echo(explain(catalog[code], lang))
+            return
+        group = {k: r for k, r in catalog.items() if k.startswith(code)}  # a prefix, as --select takes it
+        if not group:
+            raise CliError(_say(lang, f"未知规则代码：{code}（见 xlsxcheck rules）", f"unknown rule code: {code} (see xlsxcheck rules)"))
+        click.echo(listing(group, lang))
     else:
         click.echo(listing(catalog, lang))
 
@@ -246,13 +341,19 @@ def profiles(rules_dir, lang):
 
 def main() -> None:
     try:
-        cli.main(prog_name="xlsxcheck")
-    except KeyboardInterrupt:
-        click.echo("已中断 / interrupted", err=True)
-        sys.exit(2)
+        code = cli.main(prog_name="xlsxcheck", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # A generator cut short (openpyxl's lxml writer) must not print its traceback on the way out.
+        sys.unraisablehook = lambda _: None
+        click.echo("\n已中断 / interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:  # a defect of ours: say so briefly, with the way to learn more
         if os.environ.get("XLSXCHECK_DEBUG"):
             raise
         click.echo(f"xlsxcheck 内部错误 / internal error: {type(exc).__name__}: {exc}\n"
                    "请设置 XLSXCHECK_DEBUG=1 重新运行并报告 / rerun with XLSXCHECK_DEBUG=1 and report it", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -112,6 +113,7 @@ class Workbook:
                 indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), i.target_parsed.text,
                                    i.actual_parsed.text, i.weight.value if i.weight.present else None,
                                    i.score.value if i.score.present else None, shown(i.reason), f"{t.sheet}!{i.score.cell}"))
+        dates = [t.fields["date"].value for t in self.tables if "date" in t.fields and t.fields["date"].present]
         base_values = {} if base is None or not rollup_rows else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
         return BookSummary(
             path=self.path, file=self.file, unit=self.unit, year=self.year, department=self.department,
@@ -119,6 +121,7 @@ class Workbook:
             projects=len(projects), total_score=num(overall, "score_total.score"),
             funds=(num(overall, "funds_total.initial"), num(overall, "funds_total.budget"), num(overall, "funds_total.executed")),
             project_rows=projects, indicator_rows=indicators, base=base_values,
+            filed=max((d for d in dates if isinstance(d, dt.date)), default=None),
         )
 
 
@@ -157,6 +160,10 @@ class BookSummary:
     project_rows: list[ProjectRow]
     indicator_rows: list[tuple]  # (only kept for the rollup) table, level 1/2/3, target, actual, weight, score, reason, source cell
     base: dict[str, Any]  # (only kept for the rollup) numeric fields of the 基础数据表: "staff.authorized", "sangong.final", …
+    filed: dt.date | None = None  # the latest 填报日期 of its tables
+    # Set when another filing of the same unit and year is kept instead (checks/duplicate_filing.py):
+    superseded_by: str = ""  # the file kept; this one is left out of totals
+    superseded_why: str = ""  # the criterion that made that one the latest (date | mtime | mark); "" if none did (D601)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class Options:
     today: dt.date = field(default_factory=dt.date.today)
     rollup_rows: bool = False  # keep every indicator row and the base data (for the rollup workbook)
     require: tuple[str, ...] = ()  # table kinds every filing must hold (else the profile's; by default none)
+    supersede: tuple[str, ...] = ("date", "mtime", "mark")  # how the latest of a unit's filings is told (duplicate_filing.py)
 
 
 @dataclass
@@ -44,6 +45,13 @@ class RunResult:
     registry: object | None = None
     rollup_rows: bool = False  # the books hold their indicator rows and base data
     _by_file: dict[str, Counter] | None = field(default=None, repr=False)
+
+    def add_findings(self, findings: list[Finding]) -> None:
+        """Findings that come after the check (an annotated copy that could not be written)."""
+        if findings:
+            order = {b.file: i for i, b in enumerate(self.books)}
+            self.findings = sorted(self.findings + findings, key=lambda f: _finding_key(f, order))
+            self._by_file = None
 
     def counts(self, file: str | None = None) -> dict[str, int]:
         """Findings by severity (waived ones apart), of one file or of the run. Counted once
@@ -62,6 +70,19 @@ class RunResult:
 def display_name(path: Path) -> str:
     rel = os.path.relpath(path)
     return rel if not rel.startswith("..") else str(path)
+
+
+def display_names(files: list[Path], args: Iterable[str]) -> list[str]:
+    """Files as reports and copies show them: relative to the folder given on the command
+    line (not to wherever the command ran), a file given by name as its name; where two
+    would read the same, relative to the working directory."""
+    folders = sorted((Path(a) for a in args if Path(a).is_dir()), key=lambda f: len(f.parts), reverse=True)
+    names = []
+    for p in files:
+        base = next((f for f in folders if p.is_relative_to(f)), None)
+        names.append(p.relative_to(base).as_posix() if base is not None else p.name)
+    counts = Counter(names)
+    return [n if counts[n] == 1 else display_name(p) for n, p in zip(names, files)]
 
 
 def extract_safely(args: tuple[str, str]) -> Workbook:
@@ -180,7 +201,7 @@ def _check_all(jobs, options: Options, registry, workers: int, progress) -> list
         results = map(check_chunk, tasks)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
         results = pool.map(check_chunk, tasks)
     try:
         for part in results:
@@ -189,8 +210,15 @@ def _check_all(jobs, options: Options, registry, workers: int, progress) -> list
                 progress(len(part))
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)  # on Ctrl-C, chunks not yet started are dropped
     return out
+
+
+def _ignore_interrupt() -> None:
+    """Workers leave Ctrl-C to the main process, which ends the run with one message."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _matches(code: str, patterns: Iterable[str]) -> bool:
@@ -213,11 +241,13 @@ def select_findings(findings: list[Finding], options: Options) -> list[Finding]:
 def run(paths: Iterable[str], options: Options | None = None, progress: Callable[[int], None] | None = None,
         on_discovered: Callable[[int], None] | None = None) -> RunResult:
     from .checks import BatchContext, run_checks
+    from .checks.duplicate_filing import supersede
     from .profiles import load_profiles
     from .registry import load_registry
     from .waivers import apply_waivers, load_waivers
 
     options = options or Options()
+    paths = [str(p) for p in paths]
     if options.profile and options.profile not in load_profiles(options.rules_dir):
         raise KeyError(options.profile)
     registry = load_registry(options.registry) if options.registry else None
@@ -226,18 +256,25 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
     if on_discovered:
         on_discovered(len(found.files))
     workers = options.jobs or os.cpu_count() or 1
-    jobs = [(str(p), display_name(p)) for p in found.files]
+    jobs = list(zip(map(str, found.files), display_names(found.files, paths)))
     results = _check_all(jobs, options, registry, workers, progress)
     books = [book for book, _ in results]
     findings = [f for _, fs in results for f in fs]
+    supersede(books, options.supersede)
+    superseded = {b.file for b in books if b.superseded_why}  # a correction replaced it: its own findings are moot
+    findings = [f for f in findings if f.file not in superseded]
     findings.extend(run_checks(BatchContext(books=books, registry=registry), scope="batch"))
     findings = select_findings(findings, options)
     unused: list[dict] = []
     if waivers is not None:
         findings, unused = apply_waivers(findings, waivers)
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
-    findings.sort(key=lambda f: (order.get(f.file, -1), f.sheet or "", _cell_key(f.cell), f.code))
+    findings.sort(key=lambda f: _finding_key(f, order))
     return RunResult(found, books, findings, unused, registry, options.rollup_rows)
+
+
+def _finding_key(f: Finding, order: dict[str, int]) -> tuple:
+    return (order.get(f.file, -1), f.sheet or "", _cell_key(f.cell), f.code)
 
 
 def _cell_key(cell: str | None) -> tuple[int, str]:

@@ -124,7 +124,8 @@ class Grid:
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)  # lock files, hidden and non-Excel files
+    skipped: list[Path] = field(default_factory=list)  # lock files, hidden and non-Excel files, own outputs
+    own_outputs: dict[Path, str] = field(default_factory=dict)  # skipped, written by xlsxcheck: "rollup" | "annotated-copy"
     missing: list[str] = field(default_factory=list)  # arguments that matched nothing
 
 
@@ -139,6 +140,17 @@ def _wanted(path: Path) -> bool | None:
     return False
 
 
+def _own_output(path: Path, explicit: bool) -> str | None:
+    """Why a workbook xlsxcheck wrote is not a filing: a rollup always; an annotated copy
+    still as written unless named explicitly (one corrected and saved again is a filing)."""
+    from .own_outputs import is_untouched_copy, own_output_kind
+
+    kind = own_output_kind(path)
+    if kind == "annotated-copy" and (explicit or not is_untouched_copy(path)):
+        return None
+    return kind
+
+
 def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     """Expand folders (recursively), files and glob patterns into the workbooks to check."""
     found = Discovery()
@@ -149,7 +161,11 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
         if key in seen:
             return
         seen.add(key)
-        if explicit or _wanted(path):
+        kind = _own_output(path, explicit) if path.suffix.lower() in (".xlsx", ".xlsm") else None
+        if kind:
+            found.own_outputs[path] = kind
+            found.skipped.append(path)
+        elif (explicit and not path.name.startswith("~$")) or _wanted(path):  # a lock file however named
             found.files.append(path)
         else:
             found.skipped.append(path)
@@ -329,11 +345,16 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
     problem, scans = _sniff(data, path.suffix.lower(), file)
     if problem is not None:
         return [], [problem]
+    from .own_outputs import findings_sheet
+
+    own_sheet = findings_sheet(data)  # an annotated copy sent back: its 审核问题 sheet is ours, not the unit's
     grids: list[Grid] = []
     findings: list[Finding] = []
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
         for name in book.sheet_names:
+            if name == own_sheet:
+                continue
             scan = scans.get(name)
             if scan is not None and scan.cells > MAX_CELLS:
                 findings.append(make_finding("R011", file, name, None, cells=f"{scan.cells:,}"))

@@ -9,6 +9,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import TextIO
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -16,7 +18,7 @@ from rich.text import Text
 from ..pipeline import RunResult
 from .summary import file_summaries
 
-__all__ = ["render_text", "UI"]
+__all__ = ["render_text", "render_summary", "UI", "GRADES_EN"]
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "waived": "dim"}
 UI = {
@@ -26,6 +28,8 @@ UI = {
         "total": "共 {files} 个文件：错误 {error}，警告 {warning}，提示 {info}，已说明 {waived}",
         "skipped": "已跳过 {n} 个非 Excel/临时/隐藏文件", "missing": "未找到：{names}",
         "unused": "未使用的审核说明（不再对应任何问题）：", "summary": "汇总",
+        "own": "已跳过 {n} 个 xlsxcheck 生成的汇总表或未修改的批注副本", "no": "序号",
+        "by_errors": "各单位审核结果（按错误数排序）", "superseded": "已被更正",
     },
     "en": {
         "error": "error", "warning": "warning", "info": "info", "waived": "waived", "file": "File", "unit": "Unit",
@@ -33,8 +37,11 @@ UI = {
         "total": "{files} files: {error} errors, {warning} warnings, {info} infos, {waived} waived",
         "skipped": "skipped {n} non-Excel, lock or hidden files", "missing": "not found: {names}",
         "unused": "Unused waivers (they match no finding any more):", "summary": "Summary",
+        "own": "skipped {n} rollups or unchanged annotated copies written by xlsxcheck", "no": "No.",
+        "by_errors": "Units by number of errors", "superseded": "superseded",
     },
 }
+GRADES_EN = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
 
 
 def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | None = None, width: int | None = None) -> None:
@@ -48,42 +55,109 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
         _file_block(console, book.file, f"{book.unit} {book.year or ''} {profile}".strip(), findings, ui, lang)
     for file, findings in by_file.items():  # registry findings name the registry file
         _file_block(console, file, "", findings, ui, lang)
-    table = Table(title=ui["summary"], title_justify="left", show_lines=False, pad_edge=False)
-    for name, justify in ((ui["file"], "left"), (ui["unit"], "left"), (ui["error"], "right"), (ui["warning"], "right"),
-                          (ui["waived"], "right"), (ui["score"], "right"), (ui["grade"], "center")):
-        table.add_column(name, justify=justify, overflow="fold")
-    for s in file_summaries(result):
-        score = "" if s["total_score"] is None else f"{s['total_score']:g}"
-        table.add_row(Path(s["file"]).name, s["unit"], Text(str(s["errors"]), STYLE["error"] if s["errors"] else ""),
-                      Text(str(s["warnings"]), STYLE["warning"] if s["warnings"] else ""), str(s["waived"]), score, s["grade"] or "")
-    console.print(table)
+    console.print(_summary_table(result, ui, lang, by_errors=False, width=console.width))
     counts = result.counts()
-    console.print(ui["total"].format(files=len(result.books), **counts))
-    if result.discovery.skipped:
-        console.print(ui["skipped"].format(n=len(result.discovery.skipped)), style="dim")
-    if result.discovery.missing:
-        console.print(ui["missing"].format(names="、".join(result.discovery.missing)), style=STYLE["error"])
+    _totals(console, result, ui)
     if result.unused_waivers:
         console.print(ui["unused"], style=STYLE["warning"])
         for w in result.unused_waivers:
             console.print(f"  {w['unit']}  {w['code']}  {w.get('field', '')}  {w['reason']}")
 
 
+def render_summary(result: RunResult, out: TextIO, lang: str = "zh", color: bool | None = None, width: int | None = None) -> None:
+    """One line per unit, most errors first: a bureau with hundreds of units sees whom to call."""
+    ui = UI[lang]
+    console = Console(file=out, force_terminal=color, no_color=color is False, width=width, highlight=False, soft_wrap=False)
+    console.print(_summary_table(result, ui, lang, by_errors=True, width=console.width))
+    _totals(console, result, ui)
+
+
+def _summary_table(result: RunResult, ui: dict, lang: str, by_errors: bool, width: int) -> Table:
+    """The per-file table, fitted to ``width``. Names never break mid-word: the unit is
+    shortened with … beyond 28 columns, the file name takes the room left (shortened with
+    …) and is left out when fewer than 10 columns remain (the unit names the row)."""
+    rows = file_summaries(result)
+    superseded = {b.file for b in result.books if b.superseded_by}
+    if by_errors:
+        rows.sort(key=lambda s: (s["file"] in superseded, -s["errors"], -s["warnings"], s["file"]))
+    grades = [ui["superseded"], *(GRADES_EN.values() if lang == "en" else GRADES_EN)]
+    numbers = [(ui[name], max(cell_len(ui[name]), 5 if name == "score" else 3)) for name in ("error", "warning", "waived", "score")]
+    widths = {
+        "no": max(cell_len(ui["no"]), len(str(len(rows)))) if by_errors else 0,
+        "unit": min(28, max([cell_len(ui["unit"]), *(cell_len(s["unit"]) for s in rows)])),
+        "grade": max(map(cell_len, [ui["grade"], *grades])),
+    }
+    columns = len(numbers) + 2 + by_errors
+    others = widths["no"] + widths["grade"] + sum(w for _, w in numbers) + 3 * (columns - 1)  # columns are 3 apart
+    widths["unit"] = max(8, min(widths["unit"], width - others))
+    room = width - others - widths["unit"] - 3
+    names = [Path(s["file"]).name for s in rows]
+    file_width = min(room, max([cell_len(ui["file"]), *map(cell_len, names)])) if room >= 10 else 0
+
+    def fit(text: str, w: int) -> Text:
+        t = Text(text)
+        t.truncate(w, overflow="ellipsis")
+        return t
+
+    table = Table(title=ui["by_errors" if by_errors else "summary"], title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    if by_errors:
+        table.add_column(ui["no"], justify="right", no_wrap=True, min_width=widths["no"])
+    table.add_column(ui["unit"], no_wrap=True, width=widths["unit"])
+    for name, w in numbers:
+        table.add_column(name, justify="right", no_wrap=True, min_width=w)
+    table.add_column(ui["grade"], justify="center", no_wrap=True, width=widths["grade"])
+    if file_width:
+        table.add_column(ui["file"], no_wrap=True, width=file_width)
+    for n, (s, name) in enumerate(zip(rows, names), start=1):
+        score = "" if s["total_score"] is None else f"{s['total_score']:g}"
+        grade = s["grade"] or ""
+        if s["file"] in superseded:
+            grade = ui["superseded"]
+        elif lang == "en":
+            grade = GRADES_EN.get(grade, grade)
+        cells = [fit(s["unit"], widths["unit"]), Text(str(s["errors"]), STYLE["error"] if s["errors"] else ""),
+                 Text(str(s["warnings"]), STYLE["warning"] if s["warnings"] else ""), str(s["waived"]), score, grade]
+        if file_width:
+            cells.append(fit(name, file_width))
+        table.add_row(*([str(n)] if by_errors else []), *cells, style="dim" if s["file"] in superseded else None)
+    return table
+
+
+def _totals(console: Console, result: RunResult, ui: dict) -> None:
+    counts = result.counts()
+    console.print(ui["total"].format(files=len(result.books), **counts))
+    own = len(result.discovery.own_outputs)
+    if len(result.discovery.skipped) > own:
+        console.print(ui["skipped"].format(n=len(result.discovery.skipped) - own), style="dim")
+    if own:
+        console.print(ui["own"].format(n=own), style="dim")
+    if result.discovery.missing:
+        console.print(ui["missing"].format(names="、".join(result.discovery.missing)), style=STYLE["error"])
+
+
 def _file_block(console: Console, file: str, title: str, findings, ui, lang: str) -> None:
     head = Text(file, style="bold underline")
-    if title:
-        head.append(f"  {title}", style="bold")
+    tail = Text(f"  {title}" if title else "", style="bold")
     if not findings:
-        head.append(f"  {ui['clean']}", style="green")
-    console.print(head, soft_wrap=True)  # a file name is never broken across lines
+        tail.append(f"  {ui['clean']}", style="green")
+    if cell_len(file) + tail.cell_len <= console.width:
+        head.append_text(tail)
+        console.print(head, soft_wrap=True)  # a file name is never broken across lines
+    else:  # unit and year on their own line rather than split across two
+        console.print(head, soft_wrap=True)
+        if tail.plain:
+            console.print(tail, soft_wrap=True)
+    # One column width for the whole file, so that codes line up from sheet to sheet.
+    cell_width = max((cell_len(f.cell or "-") for f in findings), default=1)
+    severity_width = max(cell_len(ui[k]) for k in ("error", "warning", "info", "waived"))
     for sheet, group in groupby(findings, key=lambda f: f.sheet):
         console.print(Text(f"  {sheet or ui['whole']}", style="bold"))
         # A borderless grid: long messages wrap inside their own column, also at 80 columns.
         grid = Table.grid(padding=(0, 1), pad_edge=False)
         grid.add_column(width=3)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, width=cell_width)
+        grid.add_column(no_wrap=True, width=4)
+        grid.add_column(no_wrap=True, width=severity_width)
         grid.add_column(overflow="fold")
         for f in group:
             kind = "waived" if f.waived else f.severity
