@@ -18,7 +18,7 @@ from pathlib import Path
 from ..catalog import Bi, make_finding
 from ..values import normalize
 
-__all__ = ["CRITERIA", "supersede", "check"]
+__all__ = ["CRITERIA", "supersede", "duplicates", "check"]
 
 CRITERIA = ("date", "mtime", "mark")
 _MARK = re.compile(r"更正|修改|修正|更新|修订|corrected|revised", re.I)
@@ -78,3 +78,9 @@ def check(ctx):
         else:
             yield make_finding("D601", book.file, None, None, unit=book.unit, year=book.year or "?", other=book.superseded_by)
 
+
+
+def duplicates(books) -> dict[int, int]:
+    """Position of each superseded filing -> position of the filing kept (what the rollup leaves out)."""
+    position = {b.file: i for i, b in enumerate(books)}
+    return {i: position[b.superseded_by] for i, b in enumerate(books) if b.superseded_by}

@@ -28,5 +28,6 @@ def file_summaries(result: RunResult) -> list[dict[str, Any]]:
             "waived": c["waived"],
             "total_score": score,
             "grade": grade_of(score) if score is not None else None,
+            "superseded_by": book.superseded_by or None,  # the later filing of the same unit and year that counts instead
         })
     return out
