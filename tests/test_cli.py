@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,8 +80,13 @@ def test_csv_and_output_file(folder, tmp_path):
     res = invoke("check", folder, "--format", "csv", "-o", target)
     assert res.exit_code == 1 and res.stdout == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
-    assert rows and {r["code"] for r in rows} >= {"B401", "F102", "X505"}
-    assert next(r for r in rows if r["code"] == "B401")["cell"] == "D3"
+    assert rows and {r["代码"] for r in rows} >= {"B401", "F102", "X505"}  # one language per run: headers too
+    b401 = next(r for r in rows if r["代码"] == "B401")
+    assert (b401["单元格"], b401["级别"]) == ("D3", "错误")
+    invoke("check", folder, "--format", "csv", "-o", target, "--lang", "en")
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    b401 = next(r for r in rows if r["code"] == "B401")
+    assert (b401["cell"], b401["severity"]) == ("D3", "error")
 
 
 def test_english_messages(folder):
@@ -145,11 +155,13 @@ def test_waivers_unused_waivers_and_errors_not_waivable(folder, tmp_path):
 def test_annotate_marks_exactly_the_finding_cells(folder, tmp_path):
     from openpyxl import load_workbook
 
+    from xlsxcheck.report.annotate import HEADER_ROWS
+
     out = tmp_path / "批注"
     res = invoke("check", folder, "--annotate", out, "--format", "json")
     doc = json.loads(res.stdout)
-    assert sorted(p.name for p in out.iterdir()) == [
-        "01_株洲市保障性住房服务中心_原报.xlsx", "03_株洲市住房公积金服务中心.xlsx", "07_株洲市市政设施维护中心.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == [  # 03 is clean: no copy to send
+        "01_株洲市保障性住房服务中心_原报.xlsx", "07_株洲市市政设施维护中心.xlsx"]
     for copy in out.iterdir():
         wb = load_workbook(copy)
         source = next(f for f in doc["files"] if Path(f["file"]).stem == copy.stem)["file"]
@@ -166,8 +178,8 @@ def test_annotate_marks_exactly_the_finding_cells(folder, tmp_path):
             assert f["code"] in comment
             assert color.endswith("FFC7CE" if f["severity"] == "error" else "FFEB9C")
         listing = wb.worksheets[0]
-        assert listing.title == "审核问题" and listing.max_row == 1 + sum(1 for f in doc["findings"] if f["file"] == source)
-        links = {c.hyperlink.location for c in listing["C"][1:] if c.hyperlink}
+        assert listing.title == "审核问题" and listing.max_row == HEADER_ROWS + 1 + sum(1 for f in doc["findings"] if f["file"] == source)
+        links = {c.hyperlink.location for c in listing["C"][HEADER_ROWS + 1:] if c.hyperlink}
         assert links == {f"'{sheet}'!{cell}" for sheet, cell in expected}
 
 
@@ -186,8 +198,8 @@ def test_registry_missing_and_unknown_units(folder, tmp_path):
 
 
 def test_duplicate_filing(tmp_path):
-    shutil.copy(FIXED, tmp_path / "a.xlsx")
-    shutil.copy(FIXED, tmp_path / "b.xlsx")
+    for name in ("a.xlsx", "b.xlsx"):  # nothing tells which is the later one (see test_round_trip for corrections)
+        os.utime(shutil.copy(FIXED, tmp_path / name), (1_700_000_000, 1_700_000_000))
     doc = json.loads(invoke("check", tmp_path, "--format", "json").stdout)
     assert [(Path(f["file"]).name, f["code"], f["cell"]) for f in doc["findings"]] == [("b.xlsx", "D601", None)]
 
@@ -210,3 +222,131 @@ def test_rule_docs_are_generated_from_the_catalog():
 def test_help_lists_the_commands():
     res = invoke("--help")
     assert res.exit_code == 0 and all(c in res.stdout for c in ("check", "rollup", "rules", "profiles"))
+
+
+# --- the command line of a well-kept tool (issue 14) -----------------------------------------
+
+
+def test_lock_files_are_skipped_however_named(tmp_path):
+    shutil.copy(FIXED, tmp_path / "a.xlsx")
+    shutil.copy(FIXED, tmp_path / "~$a.xlsx")  # what a shell glob hands over while Excel has a.xlsx open
+    doc = json.loads(invoke("check", tmp_path / "a.xlsx", tmp_path / "~$a.xlsx", "--format", "json").stdout)
+    assert doc["summary"]["files"] == 1 and [Path(p).name for p in doc["summary"]["skipped"]] == ["~$a.xlsx"]
+    res = invoke("check", tmp_path / "~$a.xlsx")
+    assert res.exit_code == 2 and "~$a.xlsx" in res.output
+
+
+@pytest.mark.parametrize("content", [None, "report.docx"])
+def test_nothing_to_check_is_a_usage_error_naming_the_path(tmp_path, content):
+    folder = tmp_path / "收件箱"
+    folder.mkdir()
+    if content:
+        (folder / content).write_bytes(b"PK\x03\x04 not a workbook")
+    res = invoke("check", folder)
+    assert res.exit_code == 2 and str(folder) in res.output
+    assert invoke("rollup", folder, "-o", tmp_path / "汇总.xlsx").exit_code == 2
+
+
+def test_unknown_codes_are_a_usage_error(folder):
+    for args in (("--select", "Z9"), ("--ignore", "F,Q1"), ("--select", "f102,X")):
+        res = invoke("check", folder, *args)
+        assert (res.exit_code == 2) == (args[1] != "f102,X"), (args, res.output)
+    assert "Z9" in invoke("check", folder, "--select", "Z9").output
+    (folder / "xlsxcheck.toml").write_text('ignore = ["I30"]\nselect = ["W"]\n', encoding="utf-8")
+    assert invoke("check", folder).exit_code == 2
+
+
+def test_paths_are_relative_to_the_folder_given(folder, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(FIXED, folder / "03_株洲市住房公积金服务中心.xlsx")  # nothing else of the sub-folder
+    (folder / "子目录").mkdir()
+    shutil.copy(FIXED, folder / "子目录" / "x.xlsx")
+    monkeypatch.chdir(elsewhere)
+    doc = json.loads(invoke("check", os.path.relpath(folder), "--format", "json").stdout)
+    assert {f["file"] for f in doc["files"]} == {
+        "01_株洲市保障性住房服务中心_原报.xlsx", "03_株洲市住房公积金服务中心.xlsx", "07_株洲市市政设施维护中心.xls", "子目录/x.xlsx"}
+    assert all(".." not in f["message"] for f in doc["findings"])
+
+
+def test_output_folders_are_checked_before_the_run_in_plain_words(folder, tmp_path):
+    blocker = tmp_path / "报告"
+    blocker.write_text("a file where a folder is expected", encoding="utf-8")
+    for args in (("-o", blocker / "问题.json"), ("--annotate", blocker / "批注")):
+        start = time.perf_counter()
+        res = invoke("check", folder, *args)
+        assert res.exit_code == 2 and "无法写入" in res.output and "同名文件" in res.output
+        assert "Errno" not in res.output and ".tmp" not in res.output and "B401" not in res.output
+    res = invoke("rollup", folder, "-o", blocker / "汇总.xlsx", "--lang", "en")
+    assert res.exit_code == 2 and "a file of that name exists" in res.output
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path):
+    fifo = tmp_path / "xlsxcheck.toml"  # the run blocks opening it: a deterministic moment to interrupt
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "xlsxcheck", "check", str(FIXED), "--config", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["已中断 / interrupted"] and out == ""
+
+
+def test_progress_goes_to_stderr_only(tmp_path):
+    import pty
+
+    for i in range(12):
+        shutil.copy(FIXED, tmp_path / f"{i:02}.xlsx")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "xlsxcheck", "check", str(tmp_path), "--select", "B", "--annotate",
+                             str(tmp_path / "批注"), "--annotate-clean"], stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    out, _ = proc.communicate(timeout=120)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(leader)
+    assert "审核" not in out and "━" not in out and "\x1b[" not in out
+    assert "共 12 个文件" in out
+    assert "批注" in err.decode("utf-8", "replace")
+
+
+def test_rules_by_prefix_and_in_one_language():
+    res = invoke("rules", "F")
+    codes = {line.split()[0] for line in res.stdout.splitlines() if line.startswith("  ")}
+    assert res.exit_code == 0 and codes == {c for c in load_catalog() if c.startswith("F")}
+    assert invoke("rules", "Z").exit_code == 2
+
+
+def test_english_run_has_no_chinese_around_the_data(folder):
+    res = invoke("check", folder, "--lang", "en")
+    summary = res.stdout[res.stdout.index("Summary"):]
+    assert "excellent" in summary and "优" not in summary and "错误" not in summary
+
+
+def test_summary_lists_units_by_errors(folder):
+    res = invoke("check", folder, "--summary")
+    lines = res.stdout.splitlines()
+    order = [next(u for u in ("保障性住房", "市政设施", "住房公积金") if u in line) for line in lines if "株洲市" in line]
+    assert order == ["保障性住房", "市政设施", "住房公积金"] and "B401" not in res.stdout
+    assert res.exit_code == 1
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_names_are_never_broken_mid_word(folder, columns):
+    res = CliRunner(env={"COLUMNS": str(columns)}).invoke(cli, ["check", str(folder)])
+    from rich.cells import cell_len
+
+    assert max(cell_len(line.rstrip()) for line in res.stdout.splitlines()) <= columns
+    table = res.stdout[res.stdout.index("汇总"):]
+    for unit in ("株洲市保障性住房服务中心", "株洲市住房公积金服务中心", "株洲市市政设施维护中心"):
+        assert unit in table  # whole, on one line
+    for line in res.stdout.splitlines():  # a header never leaves the year alone on a line
+        assert line.strip() != "2023"

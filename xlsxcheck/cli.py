@@ -50,7 +50,7 @@ _OS_REASONS = {  # errno -> what a clerk can act on
     "EACCES": ("没有写入权限", "permission denied"), "EPERM": ("没有写入权限", "permission denied"),
     "EROFS": ("只读文件系统", "read-only file system"), "ENOSPC": ("磁盘空间不足", "disk full"),
     "EDQUOT": ("磁盘配额已满", "disk quota exceeded"), "ENOTDIR": ("路径中有同名文件而不是文件夹", "a part of the path is a file"),
-    "EEXIST": ("已有同名文件", "a file of that name exists"), "ENAMETOOLONG": ("文件名过长", "file name too long"),
+    "EEXIST": ("已有同名文件，不是文件夹", "a file of that name exists, not a folder"), "ENAMETOOLONG": ("文件名过长", "file name too long"),
     "EISDIR": ("这是一个文件夹", "it is a folder"), "ENOENT": ("文件夹不存在", "no such folder"),
 }
 

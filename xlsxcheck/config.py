@@ -9,6 +9,7 @@ from the checked folder. Command-line options win over the file.
     registry = "单位名录.csv"      # paths are relative to the config file
     waivers = "审核说明.csv"
     rules_dir = "my_profiles"
+    supersede = ["date", "mtime", "mark"]  # how the latest of a unit's filings is told; [] = never
     [severity]
     I301 = "info"
 """
@@ -23,7 +24,7 @@ from .model import SEVERITIES
 
 __all__ = ["find_config", "load_config", "ConfigError", "KEYS"]
 
-KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs", "require"}
+KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs", "require", "supersede"}
 TABLE_KINDS = ("base", "overall", "project")
 _PATH_KEYS = ("registry", "waivers", "rules_dir")
 
