@@ -55,7 +55,8 @@ class Rule:
     title_en: str
     message_zh: str
     message_en: str
-    doc: str = ""
+    doc: str = ""  # English
+    doc_zh: str = ""
     wrong: str = ""
     right: str = ""
     table: str = ""  # base | overall | project | "" (declarative rules only)
@@ -72,6 +73,10 @@ class Rule:
     @property
     def group(self) -> str:
         return GROUPS[self.code[0]][0]
+
+    def explanation(self, lang: str) -> str:
+        """The doc paragraph in ``lang`` (Chinese falls back to English where none is written yet)."""
+        return self.doc if lang == "en" else (self.doc_zh or self.doc)
 
     def format(self, lang: str, params: dict[str, Any]) -> str:
         template = self.message_en if lang == "en" else self.message_zh
@@ -104,7 +109,8 @@ def _rule_from(entry: dict[str, Any], source: str) -> Rule:
             title_en=entry["title"]["en"],
             message_zh=entry["message"]["zh"],
             message_en=entry["message"]["en"],
-            doc=entry.get("doc", "").strip(),
+            doc=_doc(entry.get("doc", ""), "en"),
+            doc_zh=_doc(entry.get("doc", ""), "zh"),
             wrong=str(entry.get("wrong", "")).strip(),
             right=str(entry.get("right", "")).strip(),
             table=entry.get("table", ""),
@@ -120,6 +126,13 @@ def _rule_from(entry: dict[str, Any], source: str) -> Rule:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: rule {entry.get('code', '?')} is malformed: {exc}") from exc
+
+
+def _doc(value: str | dict, lang: str) -> str:
+    """``doc`` is {zh: …, en: …}, or a plain (English) paragraph."""
+    if isinstance(value, dict):
+        return str(value.get(lang, "")).strip()
+    return str(value).strip() if lang == "en" else ""
 
 
 @functools.cache

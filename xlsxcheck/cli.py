@@ -208,6 +208,7 @@ def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, co
     if output:
         _writable_folder(Path(output).absolute().parent, lang, ("报告", "report"))
     if annotate:
+        _annotate_folder_apart(Path(annotate), paths, lang)
         _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
     result = _run(paths, opts, quiet, lang)
     if not result.books:
@@ -216,6 +217,16 @@ def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, co
         _annotate(result, annotate, lang, opts.jobs, quiet, annotate_clean)
     _write_report(result, fmt, output, lang, color, summary_only)
     sys.exit(_exit_code(result, strict))
+
+
+def _annotate_folder_apart(folder: Path, paths, lang: str) -> None:
+    """Copies keep the names of their inputs: written into a checked folder itself they would replace them."""
+    out = folder.resolve()
+    for arg in paths:
+        given = Path(arg)
+        if (given if given.is_dir() else given.parent).resolve() == out:
+            raise CliError(_say(lang, f"批注副本不能写入被审核的文件夹本身（会覆盖原文件）：{folder}，请另选一个文件夹",
+                                f"the annotated copies cannot go into a checked folder itself (they would replace the inputs): {folder}"))
 
 
 def _annotate(result, folder: str, lang: str, jobs: int, quiet: bool, include_clean: bool) -> None:

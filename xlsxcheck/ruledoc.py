@@ -12,7 +12,7 @@ SEVERITY_NAMES = {"error": ("强制", "error"), "warning": ("提示", "warning")
 
 def _sev(rule: Rule, lang: str) -> str:
     zh, en = SEVERITY_NAMES[rule.severity]
-    return en if lang == "en" else f"{zh}/{en}"
+    return en if lang == "en" else zh
 
 
 def listing(catalog: dict[str, Rule], lang: str = "zh") -> str:
@@ -29,13 +29,17 @@ def listing(catalog: dict[str, Rule], lang: str = "zh") -> str:
 
 
 def explain(rule: Rule, lang: str = "zh") -> str:
-    title = rule.title_en if lang == "en" else rule.title_zh
-    lines = [f"{rule.code} {rule.name}: {title}", f"severity: {_sev(rule, lang)}    group: {rule.group}"]
+    en = lang == "en"
+    title = rule.title_en if en else rule.title_zh
+    group_en, group_zh = GROUPS[rule.code[0]]
+    lines = [f"{rule.code} {rule.name}: {title}",
+             f"severity: {_sev(rule, lang)}    group: {group_en}" if en else f"级别：{_sev(rule, lang)}    类别：{group_zh}"]
     if rule.assertion:
-        lines.append(f"rule: {rule.assertion}" + (f"   (tables: {rule.table})" if rule.table else ""))
+        tables = (f"   (tables: {rule.table})" if en else f"   （适用表：{rule.table}）") if rule.table else ""
+        lines.append(f"{'rule: ' if en else '规则：'}{rule.assertion}{tables}")
         for var, values in rule.foreach.items():
-            lines.append(f"  for {{{var}}} in: {', '.join(values)}")
-    lines += ["", rule.doc, "", f"✗ {rule.wrong}", f"✓ {rule.right}"]
+            lines.append(f"  {'for' if en else '其中'} {{{var}}} {'in' if en else '取'}: {', '.join(values)}")
+    lines += ["", rule.explanation(lang), "", f"✗ {rule.wrong}", f"✓ {rule.right}"]
     return "\n".join(lines)
 
 
@@ -49,7 +53,8 @@ def markdown_catalog(catalog: dict[str, Rule]) -> str:
         out += [f"| {r.code} | {r.severity} | {r.name} | {r.title_zh} / {r.title_en} |" for r in rules]
         out.append("")
         for r in rules:
-            out += [f"### {r.code} {r.name}", "", r.doc, ""]
+            out += [f"### {r.code} {r.name}", ""]
+            out += [r.doc_zh, "", r.doc, ""] if r.doc_zh else [r.doc, ""]
             if r.assertion:
                 out += [f"Rule (tables: {r.table}): `{r.assertion}`", ""]
             out += [f"- wrong: {r.wrong}", f"- right: {r.right}", ""]
