@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ _CUSTOM_PART = "docProps/custom.xml"
 _MAX_CUSTOM_BYTES = 256 * 1024  # a custom.xml holds a few short properties
 _MAX_CONTENT_BYTES = 64 * 1024 * 1024  # the digest of a copy reads its parts; bounded like the reader
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
 
 
 def _properties(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -58,13 +60,33 @@ def own_properties(source: str | os.PathLike | bytes) -> dict[str, str]:
             with zipfile.ZipFile(io.BytesIO(source)) as zf:
                 return _properties(zf)
         with open(source, "rb") as fh:
-            if fh.read(4) != _ZIP_MAGIC:
+            if fh.read(4) != _ZIP_MAGIC or not _lists_custom_part(fh):
                 return {}
             fh.seek(0)
             with zipfile.ZipFile(fh) as zf:
                 return _properties(zf)
     except Exception:  # broken zip, entities refused by defusedxml, ...: not ours
         return {}
+
+
+def _lists_custom_part(fh) -> bool:
+    """Whether the zip's central directory names docProps/custom.xml, read from its end
+    record without parsing every entry (zipfile takes ~1 ms a workbook, this ~0.05 ms):
+    discovery asks it of every file, and most filings have no custom properties."""
+    size = fh.seek(0, 2)
+    for window in (min(size, 1024), min(size, 22 + 65535)):  # the end record, and the longest zip comment
+        fh.seek(size - window)
+        tail = fh.read(window)
+        end = tail.rfind(b"PK\x05\x06")
+        if end >= 0:
+            break
+    if end < 0 or end + 22 > len(tail):
+        return True  # zip64 or damaged: let zipfile decide
+    cd_size, cd_offset = struct.unpack("<II", tail[end + 12:end + 20])
+    if cd_size > _MAX_DIRECTORY_BYTES or cd_offset + cd_size > size:
+        return True
+    fh.seek(cd_offset)
+    return _CUSTOM_PART.encode() in fh.read(cd_size)
 
 
 def own_output_kind(path: str | os.PathLike) -> str | None:
