@@ -350,3 +350,15 @@ def test_names_are_never_broken_mid_word(folder, columns):
         assert unit in table  # whole, on one line
     for line in res.stdout.splitlines():  # a header never leaves the year alone on a line
         assert line.strip() != "2023"
+
+
+def test_a_write_that_fails_late_says_so_in_plain_words(folder, tmp_path, monkeypatch):
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(os, "replace", refuse)  # e.g. the target is locked by Excel on a share
+    res = invoke("rollup", folder, "-o", tmp_path / "汇总.xlsx", "-q")
+    assert res.exit_code == 2 and "汇总表无法写入" in res.output and "没有写入权限" in res.output
+    assert "Errno" not in res.output and ".tmp" not in res.output
+    res = invoke("check", folder, "-o", tmp_path / "问题.txt", "-q")
+    assert res.exit_code == 2 and "报告无法写入" in res.output and "Errno" not in res.output

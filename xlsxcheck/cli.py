@@ -307,8 +307,11 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
         raise _nothing_found(result, paths, lang)
     try:
         summary = write_rollup(result, output, lang=lang, exclude_errors=exclude_errors)
-    except (OutputError, OSError) as exc:
+    except OutputError as exc:
         raise CliError(str(exc)) from exc
+    except OSError as exc:  # named by the target, not by the temporary file beside it
+        raise CliError(_say(lang, f"汇总表无法写入：{output}（{_os_reason(exc, lang)}）",
+                            f"cannot write the rollup {output} ({_os_reason(exc, lang)})")) from exc
     click.echo(summary, err=True)
     sys.exit(_exit_code(result, strict))
 
