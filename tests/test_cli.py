@@ -214,6 +214,14 @@ def test_rules_listing_and_explanation():
     assert "central" in invoke("profiles").stdout
 
 
+def test_every_rule_is_documented_in_both_languages():
+    catalog = load_catalog()
+    assert all(r.doc_zh and r.doc for r in catalog.values()), [c for c, r in catalog.items() if not (r.doc_zh and r.doc)]
+    zh, en = invoke("rules", "F102").stdout, invoke("rules", "F102", "--lang", "en").stdout
+    assert "调整后的全年预算" in zh and "adjusted full-year budget" not in zh and "级别" in zh
+    assert "adjusted full-year budget" in en and "调整后的全年预算" not in en and "severity" in en
+
+
 def test_rule_docs_are_generated_from_the_catalog():
     res = invoke("rules", "--markdown")
     assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == res.stdout, "run: xlsxcheck rules --markdown > docs/rules.md"
