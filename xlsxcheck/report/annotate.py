@@ -134,10 +134,12 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
     for f in findings:
         if f.sheet and f.cell and titles.get(f.sheet) in wb.sheetnames:
             notes[(titles[f.sheet], f.cell)].append(f)
+    # One style object per kind, shared by every cell (openpyxl indexes each new object it is given).
+    fills = {k: PatternFill("solid", start_color=color, end_color=color) for k, color in FILLS.items()}
+    wrap = Alignment(wrap_text=True, vertical="top")
     for (sheet, ref), group in notes.items():
         kinds = {_kind(f) for f in group}
-        worst = next(k for k in ("error", "warning", "info", "waived") if k in kinds)
-        fill = PatternFill("solid", start_color=FILLS[worst], end_color=FILLS[worst])
+        fill = fills[next(k for k in ("error", "warning", "info", "waived") if k in kinds)]
         text = "\n".join(f"[{f.code}] {f.text(lang)}" + (f" ({UI[lang]['waived']}: {f.waived})" if f.waived else "") for f in group)
         for i, cell in enumerate(_cells(wb[sheet], ref)):
             cell.fill = fill
@@ -157,7 +159,7 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
     for r, line in enumerate(top, start=1):
         _set_text(ws.cell(row=r, column=1), line)
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(_HEADERS[lang]))
-        ws.cell(row=r, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=r, column=1).alignment = wrap
     ws["A1"].font = Font(bold=True, size=14)
     ws["A4"].font = Font(bold=True, color="C00000")
     ws.row_dimensions[4].height = 32
@@ -171,10 +173,10 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
         row = [n, f.sheet or "", f.cell or "", f.code, UI[lang][_kind(f)], f.text(lang), f.expected, f.actual]
         for col, value in enumerate(row, start=1):
             _set_text(ws.cell(row=r, column=col), value)
-            ws.cell(row=r, column=col).alignment = Alignment(wrap_text=col == 6, vertical="top")
+        ws.cell(row=r, column=6).alignment = wrap
         # Heights set here: not every program sizes wrapped rows on opening (LibreOffice does not).
         ws.row_dimensions[r].height = 15 * max(1, -(-cell_len(f.text(lang)) // _MESSAGE_WIDTH))
-        ws.cell(row=r, column=5).fill = PatternFill("solid", start_color=FILLS[_kind(f)], end_color=FILLS[_kind(f)])
+        ws.cell(row=r, column=5).fill = fills[_kind(f)]
         if f.sheet and f.cell and titles.get(f.sheet) in wb.sheetnames:
             link = ws.cell(row=r, column=3)
             quoted = titles[f.sheet].replace("'", "''")
@@ -258,9 +260,12 @@ def annotate_all(books, findings: list[Finding], out_dir: str | Path, lang: str 
         tasks.append((book.path, book.file, book.unit, book.year, by_file.get(book.file, []), target, lang, inputs))
     written, failed = [], []
     if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_ignore_interrupt) as executor:
-            results = executor.map(_annotate_one, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 4))))
+        executor = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_ignore_interrupt)
+        try:
+            results = executor.map(_annotate_one, tasks, chunksize=2)  # a copy takes ~0.1 s: small chunks, a quick stop
             failed = _collect(results, written, progress)
+        finally:
+            executor.shutdown(cancel_futures=True)  # on Ctrl-C, copies not yet started are dropped
     else:
         failed = _collect(map(_annotate_one, tasks), written, progress)
     return written, failed
