@@ -55,7 +55,7 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
         _file_block(console, book.file, f"{book.unit} {book.year or ''} {profile}".strip(), findings, ui, lang)
     for file, findings in by_file.items():  # registry findings name the registry file
         _file_block(console, file, "", findings, ui, lang)
-    console.print(_summary_table(result, ui, lang, by_errors=False, width=console.width))
+    _print(console, _summary_table(result, ui, lang, by_errors=False, width=console.width))
     counts = result.counts()
     _totals(console, result, ui)
     if result.unused_waivers:
@@ -68,7 +68,7 @@ def render_summary(result: RunResult, out: TextIO, lang: str = "zh", color: bool
     """One line per unit, most errors first: a bureau with hundreds of units sees whom to call."""
     ui = UI[lang]
     console = Console(file=out, force_terminal=color, no_color=color is False, width=width, highlight=False, soft_wrap=False)
-    console.print(_summary_table(result, ui, lang, by_errors=True, width=console.width))
+    _print(console, _summary_table(result, ui, lang, by_errors=True, width=console.width))
     _totals(console, result, ui)
 
 
@@ -165,10 +165,14 @@ def _file_block(console: Console, file: str, title: str, findings, ui, lang: str
             if f.waived:
                 message.append(f"  [{ui['waived']}: {f.waived}]", style="dim")
             grid.add_row("", Text(f.cell or "-", style="bold"), Text(f.code, style=STYLE[kind]), Text(ui[kind], style=STYLE[kind]), message)
-        if console.is_terminal and not console.no_color:
-            console.print(grid)
-        else:  # plain text: without the padding rich adds to wrapped lines
-            with console.capture() as captured:
-                console.print(grid)
-            console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        _print(console, grid)
     console.print()
+
+
+def _print(console: Console, renderable) -> None:
+    if console.is_terminal and not console.no_color:
+        console.print(renderable)
+    else:  # plain text: without the padding rich adds to the end of lines
+        with console.capture() as captured:
+            console.print(renderable)
+        console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
