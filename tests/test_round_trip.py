@@ -296,6 +296,7 @@ def test_annotate_survives_every_workbook_it_cannot_copy_as_is(tmp_path):
         assert own_output_kind(copy) == "annotated-copy"
     text = invoke("check", folder, "--annotate", tmp_path / "批注2", "-q")
     assert "D605" in text.stdout and "无法标注" in text.stderr
+    assert "D605" not in invoke("check", folder, "--annotate", tmp_path / "批注3", "-q", "--ignore", "D605").stdout
 
 
 def test_comments_and_listing_are_xml_safe(tmp_path):

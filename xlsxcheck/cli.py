@@ -214,7 +214,7 @@ def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, co
     if not result.books:
         raise _nothing_found(result, paths, lang)
     if annotate:
-        _annotate(result, annotate, lang, opts.jobs, quiet, annotate_clean)
+        _annotate(result, annotate, lang, opts, quiet, annotate_clean)
     _write_report(result, fmt, output, lang, color, summary_only)
     sys.exit(_exit_code(result, strict))
 
@@ -229,18 +229,19 @@ def _annotate_folder_apart(folder: Path, paths, lang: str) -> None:
                                 f"the annotated copies cannot go into a checked folder itself (they would replace the inputs): {folder}"))
 
 
-def _annotate(result, folder: str, lang: str, jobs: int, quiet: bool, include_clean: bool) -> None:
+def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: bool) -> None:
     """Annotated copies; a workbook that cannot be annotated adds a D605 finding to the run."""
+    from .pipeline import select_findings
     from .report.annotate import annotate_all
 
     progress = _Progress(quiet, _say(lang, "批注", "annotating"))
     progress.start(len(result.books))
     try:
         written, failed = annotate_all(result.books, result.findings, folder, lang, include_clean=include_clean,
-                                       jobs=jobs or os.cpu_count() or 1, progress=progress.advance)
+                                       jobs=opts.jobs or os.cpu_count() or 1, progress=progress.advance)
     finally:
         progress.stop()
-    result.add_findings(failed)
+    result.add_findings(select_findings(failed, opts))  # --select/--ignore and [severity] apply to D605 too
     click.echo(_say(lang, f"批注副本 {len(written)} 个 → {folder}", f"annotated copies: {len(written)} → {folder}")
                + (_say(lang, f"（{len(failed)} 个文件无法标注，见 D605）", f" ({len(failed)} could not be annotated, see D605)") if failed else ""),
                err=True)
