@@ -313,3 +313,14 @@ def test_comments_and_listing_are_xml_safe(tmp_path):
     assert "已确认" in wb["Sheet2"]["E4"].comment.text and "\x0b" not in wb["Sheet2"]["E4"].comment.text
     listing = "".join(str(c.value) for row in wb["审核问题"].iter_rows() for c in row if c.value)
     assert "u.xlsx" in listing and "\x01" not in listing and "\x1b" not in listing
+
+
+def test_no_copy_of_a_workbook_with_a_sheet_of_millions_of_cells(tmp_path):
+    wb = load_workbook(SAMPLES / CORRECTED)
+    far = wb.create_sheet("过大")
+    far["A1"], far["XFD1048576"] = "表", " "  # the check skips the sheet (R011); openpyxl would load it whole
+    wb.save(tmp_path / "u.xlsx")
+    doc = check_json(tmp_path / "u.xlsx", "--annotate", tmp_path / "out")
+    assert {f["code"] for f in doc["findings"]} == {"R011", "D605"}
+    assert "R011" in next(f["message"] for f in doc["findings"] if f["code"] == "D605")
+    assert not (tmp_path / "out" / "u.xlsx").exists()

@@ -47,6 +47,8 @@ _TEXT = {
            "how": "Fix the marked cells (red: error, yellow: warning; the comment says why); once they are fixed this sheet may be deleted. Save and send the workbook again."},
 }
 _MAX_STEM_BYTES = 180  # a file name is at most 255 bytes, and the temporary name adds ~20 to the stem
+_TOO_BIG = {"R011"}  # a sheet spanning millions of cells: copying it would take gigabytes
+_TOO_BIG_REASON = {"zh": "工作表区域过大（R011），不生成副本", "en": "a sheet spans millions of cells (R011); no copy is made"}
 _MESSAGE_WIDTH = 70  # columns of the message column (a Chinese character takes two)
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
 
@@ -234,7 +236,8 @@ def _annotate_one(task) -> tuple[str, str, str, str]:
         refuse_inputs(target, inputs)
         return file, unit, str(annotate_book(path, file, unit, year, findings, target, lang)), ""
     except Exception as exc:  # one workbook openpyxl cannot handle must not cost the others their copy
-        return file, unit, "", f"{type(exc).__name__}: {exc}"[:300]
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return file, unit, "", f"{type(exc).__name__}: {first}"[:200]
 
 
 def annotate_all(books, findings: list[Finding], out_dir: str | Path, lang: str = "zh", *, include_clean: bool = False,
@@ -248,8 +251,12 @@ def annotate_all(books, findings: list[Finding], out_dir: str | Path, lang: str 
         by_file[f.file].append(f)
     inputs = [b.path for b in books]
     tasks, used = [], set()
+    oversized = []
     for book in books:
         if not book.readable or not (include_clean or by_file.get(book.file)):
+            continue
+        if any(f.code in _TOO_BIG for f in by_file.get(book.file, ())):  # openpyxl would hold every cell of it
+            oversized.append(make_finding("D605", book.file, unit=book.unit, reason=_TOO_BIG_REASON[lang]))
             continue
         suffix = ".xlsm" if Path(book.path).suffix.lower() == ".xlsm" else ".xlsx"
         target = copy_target(out, book.file, suffix)
@@ -268,7 +275,7 @@ def annotate_all(books, findings: list[Finding], out_dir: str | Path, lang: str 
             executor.shutdown(cancel_futures=True)  # on Ctrl-C, copies not yet started are dropped
     else:
         failed = _collect(map(_annotate_one, tasks), written, progress)
-    return written, failed
+    return written, oversized + failed
 
 
 def _collect(results, written: list[Path], progress) -> list[Finding]:
