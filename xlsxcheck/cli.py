@@ -100,7 +100,12 @@ def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir,
         require=tuple(cfg.get("require", ())),
     )
     if "supersede" in cfg:
+        from .checks.duplicate_filing import CRITERIA
+
         opts.supersede = tuple(cfg["supersede"])
+        unknown = [c for c in opts.supersede if c not in CRITERIA]
+        if unknown:
+            raise CliError(f"{cfg_path}: supersede: 未知条件 / unknown criteria {', '.join(map(str, unknown))} (可用 / use {', '.join(CRITERIA)})")
     return opts, strict or bool(cfg.get("strict", False)), lang or cfg.get("lang", "zh")
 
 
@@ -141,8 +146,6 @@ def _run(paths, opts, quiet: bool, lang: str = "zh"):
         raise CliError(str(exc)) from exc
     except KeyError as exc:
         raise CliError(f"未知模板 / unknown profile: {exc.args[0]} (see `xlsxcheck profiles`)") from exc
-    except ValueError as exc:  # a configuration value the run cannot use (e.g. supersede criteria)
-        raise CliError(str(exc)) from exc
     finally:
         progress.stop()
 

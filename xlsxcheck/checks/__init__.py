@@ -45,7 +45,7 @@ class Registry:
         (one workbook per unit)."""
         filed: dict[str, object] = {}
         for book in books:
-            if book.tables and not getattr(book, "superseded_by", ""):  # a unit's kept filing stands for it
+            if book.tables and not book.superseded_by:  # a unit's kept filing stands for it
                 filed.setdefault(normalize(book.unit), book)
         missing = [(name, self.units[name][0]) for key, name in self._by_key.items() if key not in filed]
         extra = [book for key, book in filed.items() if key not in self._by_key]

@@ -68,13 +68,13 @@ def supersede(books, criteria=CRITERIA) -> None:
 
 
 def check(ctx):
-    kept = {b.file: b for b in ctx.books}
+    by_file = {b.file: b for b in ctx.books}
     for book in ctx.books:
         if not book.superseded_by:
             continue
         if book.superseded_why:
             yield make_finding("D604", book.file, None, None, unit=book.unit, year=book.year or "?", other=book.superseded_by,
-                               why=_WHY[book.superseded_why](kept[book.superseded_by]))
+                               why=_WHY[book.superseded_why](by_file[book.superseded_by]))
         else:
             yield make_finding("D601", book.file, None, None, unit=book.unit, year=book.year or "?", other=book.superseded_by)
 
