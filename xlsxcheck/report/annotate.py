@@ -138,7 +138,7 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
             notes[(titles[f.sheet], f.cell)].append(f)
     # One style object per kind, shared by every cell (openpyxl indexes each new object it is given).
     fills = {k: PatternFill("solid", start_color=color, end_color=color) for k, color in FILLS.items()}
-    wrap = Alignment(wrap_text=True, vertical="top")
+    wrap, at_top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
     for (sheet, ref), group in notes.items():
         kinds = {_kind(f) for f in group}
         fill = fills[next(k for k in ("error", "warning", "info", "waived") if k in kinds)]
@@ -156,9 +156,9 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
     ws = wb.create_sheet(title, 0)
     text = _TEXT[lang]
     counts = {k: sum(1 for f in findings if _kind(f) == k) for k in ("error", "warning", "info", "waived")}
-    top = [text["title"].format(unit=unit, year=year or ""), text["file"].format(file=file, today=today or dt.date.today()),
-           text["counts"].format(**counts), text["how"]]
-    for r, line in enumerate(top, start=1):
+    heading = [text["title"].format(unit=unit, year=year or ""), text["file"].format(file=file, today=today or dt.date.today()),
+               text["counts"].format(**counts), text["how"]]
+    for r, line in enumerate(heading, start=1):
         _set_text(ws.cell(row=r, column=1), line)
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(_HEADERS[lang]))
         ws.cell(row=r, column=1).alignment = wrap
@@ -175,15 +175,17 @@ def annotate_book(path: str | Path, file: str, unit: str, year, findings: list[F
         row = [n, f.sheet or "", f.cell or "", f.code, UI[lang][_kind(f)], f.text(lang), f.expected, f.actual]
         for col, value in enumerate(row, start=1):
             _set_text(ws.cell(row=r, column=col), value)
-        ws.cell(row=r, column=6).alignment = wrap
+            ws.cell(row=r, column=col).alignment = wrap if col == 6 else at_top
         # Heights set here: not every program sizes wrapped rows on opening (LibreOffice does not).
-        ws.row_dimensions[r].height = 15 * max(1, -(-cell_len(f.text(lang)) // _MESSAGE_WIDTH))
+        # A column of width w holds about 1.2 w half-width characters.
+        ws.row_dimensions[r].height = 15 * max(1, -(-cell_len(f.text(lang)) // (_MESSAGE_WIDTH * 6 // 5)))
         ws.cell(row=r, column=5).fill = fills[_kind(f)]
         if f.sheet and f.cell and titles.get(f.sheet) in wb.sheetnames:
             link = ws.cell(row=r, column=3)
             quoted = titles[f.sheet].replace("'", "''")
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{quoted}'!{f.cell.split(':')[0]}")
             link.style = "Hyperlink"
+            link.alignment = at_top  # the named style brings its own
     for col, width in zip("ABCDEFGH", (6, 14, 9, 7, 7, _MESSAGE_WIDTH, 14, 14)):
         ws.column_dimensions[col].width = width
     last = head + max(len(findings), 1)
