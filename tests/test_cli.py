@@ -294,9 +294,18 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     os.mkfifo(fifo)
     proc = subprocess.Popen([sys.executable, "-m", "xlsxcheck", "check", str(FIXED), "--config", str(fifo)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    deadline = time.monotonic() + 60
+    while True:  # opening the write end succeeds once the run has the file open for reading
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    time.sleep(0.2)  # the run is now blocked reading the configuration
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
+    os.close(writer)
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["已中断 / interrupted"] and out == ""
 
