@@ -76,12 +76,12 @@ def correct(copy: Path, right: Path, target: Path) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def inbox(tmp_path) -> Path:
-    """The bureau's folder: every unit's filing (the seed as first filed), received a while ago."""
+    """The bureau's folder: the filing of each of its units (the seed as first filed, the units
+    samples.py generates), received a while ago."""
     folder = tmp_path / "自评表"
     folder.mkdir()
-    for p in SAMPLES.glob("0*"):
-        if p.name != CORRECTED:
-            os.utime(shutil.copy(p, folder / p.name), (OLD, OLD))
+    for name in (SEED, *(unit[0] for unit in _UNITS)):
+        os.utime(shutil.copy(SAMPLES / name, folder / name), (OLD, OLD))
     return folder
 
 
