@@ -65,3 +65,23 @@ def test_exactly_the_expected_findings(path, built):
     result = run([str(built[path.stem])], Options(jobs=1))
     got = sorted(f"{f.code}@{f.cell or '-'}" for f in result.findings)
     assert got == sorted(exp["findings"])
+
+
+def test_one_unit_filing_each_project_in_its_own_workbook_is_no_duplicate(built):
+    """棠溪镇 published its two project tables as two workbooks (03 and 09): parts of one
+    filing, not two versions of it. Both count; neither is superseded."""
+    paths = [str(built[p.stem]) for p in SPECS if p.name.startswith(("03_", "09_"))]
+    result = run(paths, Options(jobs=1))
+    assert [b.unit for b in result.books] == ["池州市贵池区棠溪镇人民政府"] * 2
+    assert not [f.code for f in result.findings if f.code.startswith("D")]
+    assert [b.superseded_by for b in result.books] == ["", ""]
+
+
+def test_the_same_project_filed_twice_is_a_duplicate(built, tmp_path):
+    import shutil
+
+    first = built[next(p.stem for p in SPECS if p.name.startswith("03_"))]
+    again = tmp_path / "again.xlsx"
+    shutil.copy(first, again)
+    result = run([str(first), str(again)], Options(jobs=1, supersede=("date",)))
+    assert sorted(f.code for f in result.findings if f.code.startswith("D")) == ["D601"]

@@ -122,6 +122,7 @@ class Workbook:
             funds=(num(overall, "funds_total.initial"), num(overall, "funds_total.budget"), num(overall, "funds_total.executed")),
             project_rows=projects, indicator_rows=indicators, base=base_values,
             filed=max((d for d in dates if isinstance(d, dt.date)), default=None),
+            kinds=tuple(sorted({t.kind for t in self.tables})),
         )
 
 
@@ -161,6 +162,7 @@ class BookSummary:
     indicator_rows: list[tuple]  # (only kept for the rollup) table, level 1/2/3, target, actual, weight, score, reason, source cell
     base: dict[str, Any]  # (only kept for the rollup) numeric fields of the 基础数据表: "staff.authorized", "sangong.final", …
     filed: dt.date | None = None  # the latest 填报日期 of its tables
+    kinds: tuple[str, ...] = ()  # the kinds of table it holds (base, overall, project)
     # Set when another filing of the same unit and year is kept instead (checks/duplicate_filing.py):
     superseded_by: str = ""  # the file kept; this one is left out of totals
     superseded_why: str = ""  # the criterion that made that one the latest (date | mtime | mark); "" if none did (D601)

@@ -6,6 +6,10 @@ then the file's modification time (whole seconds), then a 更正/修改 mark in 
 The others are superseded (D604, info; their own findings are dropped by the pipeline).
 When no criterion tells two filings apart, the first by file name is kept and the other
 gets D601 (error): the bureau has to say which one counts.
+
+Two workbooks of one unit and year are two versions of one filing only when they overlap:
+both hold the whole-unit or the base table, or both hold a project of the same name. A unit
+that files each project in a workbook of its own sends parts of one filing, not versions.
 """
 
 from __future__ import annotations
@@ -53,18 +57,39 @@ def supersede(books, criteria=CRITERIA) -> None:
     for book in books:
         if book.tables:
             groups[(normalize(book.unit), book.year)].append(book)
-    for group in groups.values():
-        if len(group) < 2:
+    for unit_year in groups.values():
+        for group in _versions(unit_year):
+            _keep_latest(group, criteria)
+
+
+def _versions(books: list) -> list[list]:
+    """The books of one unit and year in groups of versions of the same filing (overlapping
+    tables), each group in file-name order."""
+    def parts(book) -> set[str]:
+        return {k for k in book.kinds if k != "project"} | {"project:" + normalize(p.name) for p in book.project_rows}
+
+    groups: list[tuple[set[str], list]] = []
+    for book in sorted(books, key=lambda b: b.file):
+        mine = parts(book) or {""}  # a workbook whose parts are unknown overlaps any other
+        joined = [g for g in groups if g[0] & mine or "" in g[0] or mine == {""}]
+        merged = (set(mine), [book])
+        for g in joined:
+            merged[0].update(g[0])
+            merged[1].extend(g[1])
+            groups.remove(g)
+        groups.append(merged)
+    return [sorted(members, key=lambda b: b.file) for _, members in groups if len(members) > 1]
+
+
+def _keep_latest(group: list, criteria) -> None:
+    ranks = {id(b): _rank(b, criteria) for b in group}
+    kept = max(group, key=lambda b: ranks[id(b)])  # the first by name among equals
+    for book in group:
+        if book is kept:
             continue
-        group.sort(key=lambda b: b.file)
-        ranks = {id(b): _rank(b, criteria) for b in group}
-        kept = max(group, key=lambda b: ranks[id(b)])  # the first by name among equals
-        for book in group:
-            if book is kept:
-                continue
-            book.superseded_by = kept.file
-            differs = next((c for c, mine, theirs in zip(criteria, ranks[id(book)], ranks[id(kept)]) if mine != theirs), None)
-            book.superseded_why = differs or ""
+        book.superseded_by = kept.file
+        differs = next((c for c, mine, theirs in zip(criteria, ranks[id(book)], ranks[id(kept)]) if mine != theirs), None)
+        book.superseded_why = differs or ""
 
 
 def check(ctx):
