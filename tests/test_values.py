@@ -61,3 +61,15 @@ def test_indicator_values(raw, cmp, number, unit, status):
 def test_normalize_folds_fullwidth_and_space():
     assert normalize("其中：当年财政拨款　") == "其中:当年财政拨款"
     assert normalize("满意度指标（10分") == "满意度指标(10分"
+
+
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("kind", ["amount", "rate", "score", "count"])
+def test_nan_and_inf_numbers_are_not_values(kind, raw):
+    from xlsxcheck.values import parse
+
+    assert parse(kind, raw).status == "invalid"
+
+
+def test_nan_indicator_value_is_invalid():
+    assert parse_indicator(float("nan")).status == "invalid"

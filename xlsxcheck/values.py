@@ -231,6 +231,7 @@ _PARSERS = {
 }
 
 
+_INF = float("inf")
 _BLANK = Parsed(None, "blank")
 _INVALID = Parsed(None, "invalid")
 
@@ -242,6 +243,8 @@ def parse(kind: str, raw: Any) -> Parsed:
         return _INVALID  # an Excel error value such as #DIV/0! or #N/A
     if _is_blank(raw):
         return _BLANK
+    if type(raw) is float and (raw != raw or raw in (_INF, -_INF)) and kind != "text":
+        return _INVALID  # NaN or INF stored as a number: no amount, rate or score
     return _PARSERS[kind](raw)
 
 
@@ -281,6 +284,8 @@ def parse_indicator(raw: Any) -> Target:
     if _is_blank(raw):
         return Target(None, None, "", shown, "blank")
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if raw != raw or raw in (_INF, -_INF):
+            return Target(None, None, "", shown, "invalid")
         return Target(None, float(raw), "", shown, "ok")
     text = normalize(raw)
     comparator = None
