@@ -40,7 +40,7 @@ _HEADERS = {
 }
 _TEXT = {
     "zh": {"title": "{unit} {year} 自评表审核问题", "file": "文件：{file}    审核日期：{today}    审核工具：xlsxcheck",
-           "counts": "错误 {error} 项（须修改），警告 {warning} 项（请核实，可书面说明），提示 {info} 项，已说明 {waived} 项",
+           "counts": "错误 {error} 项（须修改），警告 {warning} 项（请核实，可书面说明），信息 {info} 项，已说明 {waived} 项",
            "how": "请按本表逐项修改标注的单元格（红色为错误，黄色为警告；批注中有说明），修改标注单元格后可删除本表，保存后重新报送。"},
     "en": {"title": "{unit} {year} self-evaluation: findings", "file": "File: {file}    checked on {today}    by xlsxcheck",
            "counts": "{error} errors (must be fixed), {warning} warnings (check, or explain in writing), {info} infos, {waived} waived",

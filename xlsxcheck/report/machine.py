@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 CSV_COLUMNS = ["file", "sheet", "cell", "code", "severity", "message", "expected", "actual", "unit", "field", "waived"]
 # The CSV is made for Excel, read by people: headers and severities in the run's language.
 CSV_HEADERS_ZH = dict(zip(CSV_COLUMNS, ["文件", "工作表", "单元格", "代码", "级别", "问题说明", "应为", "实为", "单位", "字段", "审核说明"]))
-SEVERITIES_ZH = {"error": "错误", "warning": "警告", "info": "提示"}
+SEVERITIES_ZH = {"error": "错误", "warning": "警告", "info": "信息"}
 
 
 def to_json(result: RunResult, lang: str = "zh") -> str:

@@ -23,9 +23,9 @@ __all__ = ["render_text", "render_summary", "UI", "GRADES_EN"]
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "waived": "dim"}
 UI = {
     "zh": {
-        "error": "错误", "warning": "警告", "info": "提示", "waived": "已说明", "file": "文件", "unit": "单位",
+        "error": "错误", "warning": "警告", "info": "信息", "waived": "已说明", "file": "文件", "unit": "单位",
         "score": "总分", "grade": "等级", "clean": "未发现问题", "whole": "（整个文件）",
-        "total": "共 {files} 个文件：错误 {error}，警告 {warning}，提示 {info}，已说明 {waived}",
+        "total": "共 {files} 个文件：错误 {error}，警告 {warning}，信息 {info}，已说明 {waived}",
         "skipped": "已跳过 {n} 个非 Excel/临时/隐藏文件", "missing": "未找到：{names}",
         "unused": "未使用的审核说明（不再对应任何问题）：", "summary": "汇总",
         "own": "已跳过 {n} 个 xlsxcheck 生成的汇总表或未修改的批注副本", "no": "序号",
