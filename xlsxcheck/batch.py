@@ -19,7 +19,7 @@ from .profiles import Profile
 
 __all__ = ["Batch", "build_batch"]
 
-_NUMERIC_KINDS = ("amount", "rate", "score", "count")
+_NUMERIC_KINDS = ("amount", "amount_yuan", "rate", "score", "count")
 _FUNDS_ROWS = ("funds_total", "fiscal", "grants", "carryover", "special", "unit_funds", "other")
 
 

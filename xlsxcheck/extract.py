@@ -10,6 +10,7 @@ from their labels. The labels live in rules/template.yaml.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import functools
 import itertools
 import re
@@ -113,6 +114,13 @@ def _matcher(labels: list[str]) -> tuple[re.Pattern, frozenset[str]]:
     return hit[1], hit[2]
 
 
+def _label_length(n: str, m: re.Match) -> int:
+    """How long a cell's label is: the text before its colon when the label stands there
+    ("单位名称:北京市海淀区学院路街道城市运行服务中心" is a label and its value), else all of it."""
+    head = n.find(":")
+    return head if 0 <= m.end() - 1 < head else len(n)
+
+
 class _Sheet:
     """A grid of one file with label look-ups. The label form of every text cell is computed
     once, and labels are found by one regex pass over the sheet's joined label forms (NUL
@@ -191,7 +199,7 @@ class _Sheet:
         if found is not None:
             return found
         pattern, prefixes = _matcher(labels)
-        hits = {cell: m.group() for cell, n, m in self.first_matches(pattern) if len(n) <= m.end() - m.start() + 8}
+        hits = {cell: m.group() for cell, n, m in self.first_matches(pattern) if _label_length(n, m) <= m.end() - m.start() + 8}
         if not prefixes.isdisjoint(self._norms):
             for (r, c), n in zip(self._keys, self._norms):
                 if n in prefixes and (r, c) not in hits:
@@ -207,14 +215,15 @@ class _Sheet:
 
     def landmarks(self, r0: int, r1: int) -> dict[str, list[tuple[int, int]]]:
         """Where each labelled part (rules/template.yaml) is in rows r0..r1: group -> cells in
-        reading order. Only field labels may be split over cells (as in real filings)."""
+        reading order. Only field labels and 执行数 headers ("全年" above "执行数") may be split
+        over cells (as in real filings)."""
         group_of, labels = _landmark_labels()
         found: dict[str, list[tuple[int, int]]] = {}
         for (r, c), label in self.labels(labels).items():
             if r < r0 or r > r1:
                 continue
             group = group_of[label]
-            if len(self._norm[(r, c)]) < len(label) and not group.startswith("field:"):
+            if len(self._norm[(r, c)]) < len(label) and not group.startswith(("field:", "funds_executed")):
                 continue
             found.setdefault(group, []).append((r, c))
         return found
@@ -232,7 +241,18 @@ class _Sheet:
             if any(lab in self.norm(r, cc) for lab in stop):
                 break
             return self.value(r, cc, kind)
+        if self.text(r, c).endswith(":"):
+            # "填报日期：" with nothing after it: the cell itself is where the value belongs
+            return _new_value(Value, (None, None, "blank", self.name, a1(*self.grid.origin(r, c)), kind, 0.0))
         return self.value(r, c_end + 1, kind)
+
+    def inline_value(self, r: int, c: int, labels: list[str], kind: str) -> Value | None:
+        """The value written after one of the labels in the label's own cell
+        ("单位名称:区商务局", "单位(盖章):绥阳县太白镇人民政府"), or None."""
+        head, colon, rest = self.text(r, c).partition(":")
+        if not colon or not rest or label_form(head) not in labels:
+            return None
+        return self.text_value(rest, r, c, kind)
 
     def header_columns(self, r: int, columns: dict[str, list[str]], table: Table) -> tuple[dict[str, int], int]:
         """Column of each header key in the header starting at row r, and the header's depth
@@ -243,8 +263,10 @@ class _Sheet:
         spanned = {c for r0, c0, r1, _c1 in grid.merged_ranges() if r0 <= r <= r1 for c in range(c0, _c1 + 1)}
         for c in sorted({c for c, _ in grid.row_values(r)} | below.keys() | spanned):
             one = self.norm(r, c)
-            # A number under a header (the first data row) cannot complete a label.
+            # A number under a header (the first data row) cannot complete a label, nor can a
+            # sentence ("执行率*该指标分值,…" under 得分计算方法): a label split over rows is short.
             sub = self.norm(r + 1, c) if type(below.get(c)) is str else ""
+            sub = sub if len(sub) <= 10 else ""
             _, c0, r1, c1 = grid.span(r, c)
             if sub and c1 > c0 and r1 == r and all(type(below.get(cc)) is str for cc in range(c0, c1 + 1)):
                 # A header over several columns ("年度指标值" over 指标性质 | 指标值 | 度量单位):
@@ -329,7 +351,8 @@ def _landmark_labels() -> tuple[dict[str, str], list[str]]:
     """Every label a table part is found by, in one list (longest first), with its group."""
     tpl = template()
     groups = {
-        "rate": tpl["funds"]["columns"]["rate"], "goals": tpl["goals"], "level1": tpl["indicators"]["columns"]["level1"],
+        "rate": tpl["funds"]["columns"]["rate"], "funds_executed": tpl["funds"]["columns"]["executed"],
+        "goals": tpl["goals"], "level1": tpl["indicators"]["columns"]["level1"],
         "staff": tpl["base"]["staff"]["authorized"], "expense_header": tpl["base"]["expense_header"],
         **{f"field:{k}": v for k, v in tpl["fields"].items()},
     }
@@ -420,29 +443,36 @@ _FUNDS_KINDS = {"rate": "rate", "weight": "score", "score": "score"}
 
 
 @functools.cache
-def _funds_layout() -> tuple[re.Pattern, dict[str, str]]:
-    """What ends the funds block (the goals or indicators header), and funds row label -> key."""
+def _funds_layout() -> tuple[re.Pattern, dict[str, str], re.Pattern]:
+    """What ends the funds block (the goals or indicators header), funds row label -> key,
+    and one pattern of all row labels (longest first) for labels with words around them."""
     tpl = template()
     ends = re.compile("|".join(map(re.escape, tpl["goals"] + tpl["indicators"]["columns"]["level1"])))
     row_key: dict[str, str] = {}
     for key, labels in tpl["funds"]["rows"].items():
         for lab in labels:
             row_key.setdefault(lab, key)
-    return ends, row_key
+    return ends, row_key, re.compile("|".join(map(re.escape, sorted(row_key, key=len, reverse=True))))
+
+
+_YUAN = re.compile(r"(?<!万)元\)|单位:元(?![\u4e00-\u9fff])")  # "项目资金(元)": amounts in 元, not 万元
 
 
 def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], marks) -> int:
     """The 项目资金 / 年度预算申请 block; returns the row after it."""
     tpl = template()["funds"]
-    at = sheet.first(marks, "rate")
+    # The header is found by its 执行率, or where a template has none (the rate is B/A), by its 执行数.
+    at = sheet.first(marks, "rate") or sheet.first(marks, "funds_executed")
     if at is None:
         problems.append("执行率")
         return r0
     hr = at[0]
     cols, depth = sheet.header_columns(hr, tpl["columns"], table)
     first_value_col = min(cols.values())
+    yuan = any(_YUAN.search(sheet.text(rr, c)) for rr in (hr - 1, hr) for c, _ in sheet.grid.row_values(rr) if c < first_value_col)
+    amount = "amount_yuan" if yuan else "amount"
     r = hr + depth
-    ends, row_key = _funds_layout()
+    ends, row_key, row_rx = _funds_layout()
     while r <= r1:
         line = sheet.grid.row_values(r)
         if any(type(v) is str and ends.match(sheet.norm(r, c)) for c, v in line):  # labels are text
@@ -456,10 +486,12 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
             if ":" in n:
                 continue  # a "按收入性质分：…" breakdown cell, not a funds row
             key = row_key.get(n)
+            if key is None and (m := row_rx.search(n)) and len(n) <= len(m.group()) + 6:
+                key = row_key[m.group()]  # "本年一般公共预算拨款", "年度财政资金总额"
             if key and f"{key}.label" not in table.fields:
                 table.fields[f"{key}.label"] = sheet.value(r, c, "text")
                 for col_key, col in cols.items():
-                    table.fields[f"{key}.{col_key}"] = sheet.value(r, col, _FUNDS_KINDS.get(col_key, "amount"))
+                    table.fields[f"{key}.{col_key}"] = sheet.value(r, col, _FUNDS_KINDS.get(col_key, amount))
                 break
         r += 1
     if "funds_total.label" not in table.fields:
@@ -506,11 +538,13 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     if "level3" not in cols:
         problems.append(tpl["columns"]["level3"][-1])
         return
-    # Some templates (a county's 专项资金 table, Hubei's 项目自评表) score nothing per
-    # indicator: without 分值 and 得分 columns there is no 总分 row to expect either.
-    scored = "weight" in cols and "score" in cols
-    if ("weight" in cols) != ("score" in cols):
-        problems.append(tpl["columns"]["score" if "weight" in cols else "weight"][-1])
+    # Some templates score nothing per indicator (a county's 专项资金 table): without a 得分
+    # column there is no 总分 row to expect either. Hubei's 项目自评表 has 得分 but no 分值
+    # column: its weights are only in the block labels.
+    scored = "score" in cols
+    if "weight" in cols and not scored:
+        problems.append(tpl["columns"]["score"][-1])  # weights to score against, but no 得分 column
+    _block_label(sheet, at[0], cols["level1"], table)
     first_col = min(cols.values())
     grid = sheet.grid
     c1, c2 = cols["level1"], cols.get("level2")
@@ -522,11 +556,15 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     columns = [(cols.get(k), kind) for k, kind in (
         ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text"))]
     op_col, unit_col = cols.get("target_op"), cols.get("target_unit")
+    score_edge = min((cols[k] for k in ("weight", "score") if k in cols), default=first_col + 1)
     for r in range(at[0] + depth, r1 + 1):
         line = grid.row_values(r)
         lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
-        if any(n in tpl["total"] for n in lead):
-            table.fields["score_total.label"] = sheet.value(r, line[0][0], "text")
+        # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
+        # has it just left of the numbers.
+        total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in tpl["total"]), None)
+        if total_at is not None:
+            table.fields["score_total.label"] = sheet.value(r, total_at, "text")
             for key in ("weight", "score"):
                 if key in cols:
                     table.fields[f"score_total.{key}"] = sheet.value(r, cols[key], "score")
@@ -560,6 +598,20 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         problems.append("总分")
 
 
+def _block_label(sheet: _Sheet, r: int, level1_col: int, table: Table) -> None:
+    """The label left of the indicator header that weighs the whole block ("绩效指标(90分)",
+    "年度绩效目标(80分)"), kept as indicators.label with its weight as indicators.weight."""
+    for c, v in sheet.grid.row_values(r):
+        if c >= level1_col or type(v) is not str:
+            continue
+        m = _WEIGHT_RE.search(normalize(v))
+        if m:
+            cell = a1(*sheet.grid.origin(r, c))
+            table.fields["indicators.label"] = Value(v, clean_text(v), "ok", sheet.name, cell, "text")
+            table.fields["indicators.weight"] = Value(v, float(m.group(1)), "ok", sheet.name, cell, "score")
+            return
+
+
 def _composite(op: Any, value: Any, unit: str) -> Any:
     """One indicator text from 指标性质 | 指标值 | 度量单位: ("≥", 13, "台") -> "≥13台". A
     number takes the unit; a text value (定性, "有效保障") stands as written."""
@@ -579,13 +631,13 @@ def _composite(op: Any, value: Any, unit: str) -> Any:
 
 def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, problems: list[str]) -> None:
     tpl = template()
-    stop = {lab for labs in tpl["fields"].values() for lab in labs}
+    stop = {lab for labs in tpl["fields"].values() for lab in labs} | set(tpl["footer"]["filer"] + tpl["footer"]["date"])
     wanted = ("project_name", "department", "implementer") if kind == "project" else ("unit_name",)
     marks = sheet.landmarks(r0, r1)
     for key in (*wanted, "filer_unit", "grade"):
         at = sheet.first(marks, f"field:{key}")
         if at is not None:
-            v = sheet.right_of(*at, "text", stop)
+            v = sheet.inline_value(*at, tpl["fields"][key], "text") or sheet.right_of(*at, "text", stop)
             if key != "grade" and v.present:  # names: the budget system's code and 盖章 left out
                 name = _clean_name(v.value) or v.value
                 v = v._replace(value=_DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name)
@@ -709,7 +761,7 @@ def _identify(book: Workbook) -> None:
     # The unit: the whole-unit table's name cell and the titles weigh most; a project
     # table's 实施单位 and a 填报单位 cell name it where titles do not.
     for t in book.tables:
-        for key, weight in (("unit_name", 3), ("title_unit", 2), ("implementer", 1), ("filer_unit", 1), ("department", 0.5)):
+        for key, weight in (("unit_name", 3), ("title_unit", 2), ("filer_unit", 2), ("implementer", 1), ("department", 0.5)):
             v = t.fields.get(key)
             if v is not None and v.present and v.value and not (key == "implementer" and _is_section(v.value)):
                 units[v.value] += weight
@@ -722,6 +774,9 @@ def _identify(book: Workbook) -> None:
     book.year = years.most_common(1)[0][0] if years else None
     if book.year is None and (m := _FILE_YEAR_RE.search(stem)):
         book.year = int(m.group(1))
+    filed = [d for t in book.tables if (d := t.fields.get("date")) is not None and isinstance(d.value, dt.date)]
+    if book.year is None and filed:
+        book.year = max(d.value for d in filed).year - 1  # a self-evaluation is filed after its year ends
     if units:
         book.unit = units.most_common(1)[0][0]
     else:
@@ -752,7 +807,7 @@ def _all_values(table: Table):
 
 def _parse_failures(book: Workbook) -> list[Finding]:
     out = []
-    names = {"amount": "金额（万元）", "rate": "百分比", "score": "分数", "count": "人数", "date": "日期"}
+    names = {"amount": "金额（万元）", "amount_yuan": "金额（元）", "rate": "百分比", "score": "分数", "count": "人数", "date": "日期"}
     for t in book.tables:
         for v in _all_values(t):
             if v.status == "invalid":

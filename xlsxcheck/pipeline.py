@@ -140,7 +140,7 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
 
     def context(group: list[int]):
         batch = build_batch([books[i] for i in group], [chosen[i] for i in group])
-        return Context(batch=batch, registry=registry, today=options.today)
+        return Context(batch=batch, registry=registry, today=options.today, profiles=tuple(profiles.values()))
 
     whole = context(list(range(len(books))))
     alone: dict[int, object] = {}

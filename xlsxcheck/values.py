@@ -146,6 +146,12 @@ def _parse_amount(raw: Any) -> Parsed:
     return Parsed(float(text.replace(",", "")), "ok", 0.005)
 
 
+def _parse_amount_yuan(raw: Any) -> Parsed:
+    # A table kept in 元 ("项目资金(元)"): the same amount in 万元, like every other.
+    p = _parse_amount(raw)
+    return Parsed(p.value / 10000, "ok", p.tol / 10000) if p.status == "ok" else p
+
+
 def _parse_count(raw: Any) -> Parsed:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return Parsed(float(raw), "ok", 0.0)
@@ -223,6 +229,7 @@ def _parse_text(raw: Any) -> Parsed:
 
 _PARSERS = {
     "amount": _parse_amount,
+    "amount_yuan": _parse_amount_yuan,
     "count": _parse_count,
     "score": _parse_score,
     "rate": _parse_rate,
@@ -251,11 +258,11 @@ def parse(kind: str, raw: Any) -> Parsed:
 # --- indicator values --------------------------------------------------------------------
 
 _COMPARATORS = (
-    ("≥", ">="), (">=", ">="), ("不低于", ">="), ("不少于", ">="), ("大于等于", ">="), ("不小于", ">="),
-    ("≤", "<="), ("<=", "<="), ("不高于", "<="), ("不超过", "<="), ("小于等于", "<="), ("不大于", "<="),
+    ("≥", ">="), ("≧", ">="), (">=", ">="), ("不低于", ">="), ("不少于", ">="), ("大于等于", ">="), ("不小于", ">="),
+    ("≤", "<="), ("≦", "<="), ("<=", "<="), ("不高于", "<="), ("不超过", "<="), ("小于等于", "<="), ("不大于", "<="),
     ("大于", ">"), ("高于", ">"), ("超过", ">"), (">", ">"),
     ("小于", "<"), ("低于", "<"), ("<", "<"),
-    ("等于", "="), ("=", "="),
+    ("等于", "="), ("=", "="), ("═", "="),
 )
 _INDICATOR_RE = re.compile(rf"^(约)?({_NUMBER})(\D*)$")
 # A comparator written after the number: "95%以上", "3个月以内", "5天以下".

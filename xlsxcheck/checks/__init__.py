@@ -59,6 +59,7 @@ class Context:
     batch: "Batch"
     registry: Registry | None = None
     today: dt.date = field(default_factory=dt.date.today)
+    profiles: tuple = ()  # every profile loaded: what holds whatever the template
 
 
 @dataclass

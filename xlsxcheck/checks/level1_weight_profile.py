@@ -1,6 +1,7 @@
 """S203: level-1 weights and the budget-execution weight are those of the workbook's profile.
 
-Not applied where no profile matched (R013 already says the template is unknown)."""
+Not applied where no profile matched (R013 already says the template is unknown), except to
+the budget-execution weight when every profile sets the same one (10 in all known templates)."""
 
 import numpy as np
 
@@ -37,6 +38,8 @@ def check(ctx):
             continue
         rows = frame[frame["funds_total.weight@status"] == "ok"]
         profiles, judged = _profile_rows(batch, rows)
+        if len({p.funds_weight for p in ctx.profiles}) == 1:
+            judged = np.ones(len(rows), bool)
         want = np.array([p.funds_weight for p in profiles], float)
         wrong = judged & (np.abs(rows["funds_total.weight"].to_numpy(float) - want) > 1e-6)
         for (_, r), p in zip(rows[wrong].iterrows(), [p for p, x in zip(profiles, wrong) if x]):
