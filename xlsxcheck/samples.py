@@ -20,7 +20,7 @@ from typing import Any
 
 __all__ = [
     "Canvas", "Layout", "UnitSpec", "ProjectSpec", "IndicatorSpec", "Funds",
-    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples",
+    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples", "seed_report_lines", "write_report_docx",
 ]
 
 
@@ -130,6 +130,65 @@ def seed_canvases(text: str, corrected: bool = False) -> list[tuple[str, Canvas]
         canvas.merge(0, 0, 0, 8)  # the title spans the table
         sheets.append((f"Sheet{t + 1}", canvas))
     return sheets
+
+
+# The seed's written report (sample_workbooks/seed_report.txt) as the unit should have
+# written it against its corrected tables: (as filed, corrected) text replacements.
+_SEED_REPORT_FIXES = [
+    ("共有人员100人，其中在职人员32人", "共有人员97人，其中在职人员29人"),  # 实际在职人数 29 in the 基础数据表
+    ("年初预算0万元，调整追加1894.22万元", "年初预算2100万元，调整减少205.78万元"),  # 年初预算数 1100 + 1000
+    ("共发放305人", "共发放358人"),  # 358 in the project table and its goal
+]
+
+
+def seed_report_lines(text: str, corrected: bool = False) -> list[str]:
+    """The paragraphs of the seed's report, as filed or corrected."""
+    if corrected:
+        for old, new in _SEED_REPORT_FIXES:
+            if old not in text:
+                raise ValueError(f"seed report fix does not apply: {old}")
+            text = text.replace(old, new)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def write_report_docx(lines: list[str], path: Path, tables: list[list[list[str]]] = ()) -> Path:
+    """A report as Word writes it: a cover page, a centred title, bold headings (一、…),
+    indented body text, 仿宋 for Chinese; ``tables`` are added after the text."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    document = docx.Document()
+    normal = document.styles["Normal"]
+    normal.font.size = Pt(14)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "仿宋")
+    title_at = next((i for i, line in enumerate(lines) if "年度" in line and i > 0), 0)
+    for i, line in enumerate(lines):
+        paragraph = document.add_paragraph()
+        run = paragraph.add_run(line)
+        if i <= title_at + 1 and ("报告" in line or i == title_at):
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run.bold, run.font.size = True, Pt(18)
+        elif re.match(r"^[一二三四五六七八九十]+、", line):
+            run.bold = True
+        elif not line.startswith(("附件", "（")) and not re.match(r"^\d+\.\s*\d{4}", line):
+            paragraph.paragraph_format.first_line_indent = Pt(28)
+        if i == 0:
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run.bold, run.font.size = True, Pt(26)
+        if i == title_at - 1:  # the cover page ends with its date
+            run.add_break(WD_BREAK.PAGE)
+    for rows in tables:
+        table = document.add_table(rows=len(rows), cols=max(len(r) for r in rows))
+        table.style = "Table Grid"
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                table.cell(r, c).text = text
+    document.core_properties.author = "xlsxcheck samples"
+    path = Path(path)
+    document.save(str(path))
+    return path
 
 
 # --- generated units ----------------------------------------------------------------------
@@ -555,12 +614,17 @@ _UNITS = [
 ]
 
 
-def build_samples(out: Path, seed_text: str) -> list[Path]:
+def build_samples(out: Path, seed_text: str, report_text: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [
         render(seed_canvases(seed_text), out / "01_株洲市保障性住房服务中心_原报.xlsx"),
         render(seed_canvases(seed_text, corrected=True), out / "02_株洲市保障性住房服务中心_更正.xlsx"),
     ]
+    if report_text is not None:
+        written += [
+            write_report_docx(seed_report_lines(report_text), out / "01_株洲市保障性住房服务中心_原报_自评报告.docx"),
+            write_report_docx(seed_report_lines(report_text, corrected=True), out / "02_株洲市保障性住房服务中心_更正_自评报告.docx"),
+        ]
     rng = random.Random(2023)
     for file, unit, n, mistakes, layout, _suffix in _UNITS:
         spec = make_unit(rng, unit, BUREAU, n, mistakes=mistakes)
@@ -572,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "sample_workbooks")
     seed = (out / "seed_tables.txt").read_text(encoding="utf-8")
-    for path in build_samples(out, seed):
+    report = (out / "seed_report.txt").read_text(encoding="utf-8")
+    for path in build_samples(out, seed, report):
         print(path)
     return 0
 

@@ -1,0 +1,307 @@
+"""Reports against their tables: pairing, statement comparison and structure checks.
+
+Runs in the parent process after the workbooks are checked: reports are few, and each
+paired workbook is extracted once more here (a few milliseconds) to read its fields.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..catalog import Bi, make_finding
+from ..checks.common import fmt
+from ..checks.expr import Fields, compare, field_names, parse_expression
+from ..model import Finding, Table, Value, Workbook, table_name
+from ..values import normalize
+from .document import Report, ReportError, ReportSummary, ScannedPdf, heading_level, read_report
+from .statements import Statement, extract_statements, report_rules
+
+__all__ = ["check_reports", "pair_reports", "compare_statement", "field_space", "check_sections", "check_attachments"]
+
+
+def _looks_like_report(report: Report) -> bool:
+    return "报告" in report.head(20) or "报告" in Path(report.file).stem
+
+
+def _entry(code: str) -> dict:
+    return next(e for e in report_rules() if e["code"] == code)
+
+
+# --- pairing -------------------------------------------------------------------------------
+
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
+
+
+def pair_reports(reports: list[tuple[Path, str]], books: list[Any], head: dict[str, str]) -> dict[str, Any]:
+    """report file -> the BookSummary of its unit's workbook in the same folder (or absent).
+    The unit's name must appear in the report's opening text or file name; among several
+    workbooks of the unit (原报, 更正) the one whose file name shares the longest start wins."""
+    out: dict[str, Any] = {}
+    for path, file in reports:
+        text = normalize(head.get(file, "")) + normalize(path.stem)
+        folder = path.resolve().parent
+        candidates = [b for b in books if b.readable and b.tables and b.unit and Path(b.path).resolve().parent == folder
+                      and normalize(b.unit) in text]
+        if candidates:
+            out[file] = max(candidates, key=lambda b: (len(normalize(b.unit)), _common_prefix(Path(b.path).stem, path.stem)))
+    return out
+
+
+# --- fields --------------------------------------------------------------------------------
+
+def _sum(values: list[Value]) -> Value:
+    ok = [v for v in values if v.present]
+    status = "invalid" if any(v.status == "invalid" for v in values) else ("ok" if ok else "blank")
+    cells = "、".join(f"{v.sheet}!{v.cell}" for v in values)
+    return Value("", sum(v.value for v in ok) if ok else None, status, "", cells, "amount", sum(v.tol for v in ok))
+
+
+def field_space(book: Workbook, project: Table | None) -> dict[str, Value]:
+    """The fields a statement may be compared with: base.*, overall.*, project.* and the
+    projects.* sums of 年度资金总额."""
+    space: dict[str, Value] = {}
+    for kind in ("base", "overall"):
+        for table in book.of_kind(kind)[:1]:
+            space.update({f"{kind}.{k}": v for k, v in table.fields.items()})
+    if project is not None:
+        space.update({f"project.{k}": v for k, v in project.fields.items()})
+    projects = book.of_kind("project")
+    if projects:
+        for col in ("initial", "budget", "executed"):
+            space[f"projects.{col}"] = _sum([t.fields[f"funds_total.{col}"] for t in projects if f"funds_total.{col}" in t.fields])
+    return space
+
+
+def _ref(v: Value) -> str:
+    if v.sheet:
+        return f"{v.sheet}!{v.cell}"
+    return v.cell  # a sum: already "Sheet3!E10, Sheet4!E10"
+
+
+def _frame(space: dict[str, Value], names: list[str], stated) -> pd.DataFrame:
+    row: dict[str, Any] = {"stated": stated.value, "stated@status": "ok", "stated@tol": stated.tol}
+    for name in names:
+        v = space.get(name)
+        if v is not None:
+            row[name] = v.value if v.present and isinstance(v.value, (int, float)) else float("nan")
+            row[f"{name}@status"] = v.status if v.status != "ok" or isinstance(v.value, (int, float)) else "invalid"
+            row[f"{name}@tol"] = v.tol
+    return pd.DataFrame([row])
+
+
+def _table_label(name: str, book: Workbook, project: Table | None) -> Bi:
+    kind = name.split(".", 1)[0]
+    if kind == "projects":
+        return Bi("各项目支出绩效自评表", "project tables")
+    table = project if kind == "project" else next(iter(book.of_kind(kind)), None)
+    if table is None:
+        return Bi("自评表", "tables")
+    return Bi(table_name(table, "zh"), table_name(table, "en"))
+
+
+def _quote(s: Statement, limit: int = 70) -> str:
+    text = s.sentence
+    if len(text) <= limit:
+        return text
+    at = text.find(s.stated)
+    start = max(0, min(at - 10, len(text) - limit)) if at >= 0 else 0
+    return ("…" if start else "") + text[start:start + limit] + ("…" if start + limit < len(text) else "")
+
+
+def compare_statement(s: Statement, book: Workbook, workbook_file: str) -> Finding | None:
+    """A finding when the stated figure cannot agree with the table, else None."""
+    if s.approximate:
+        return None
+    if s.pattern.compare == "indicator":
+        return _compare_indicator(s, book, workbook_file)
+    space = field_space(book, s.project)
+    tree = parse_expression(f"stated == {s.pattern.compare}")
+    names = [n for n in field_names(tree) if n != "stated"]
+    hint_tree = parse_expression(f"stated == {s.pattern.hint['compare']}") if s.pattern.hint else None
+    hint_names = [n for n in field_names(hint_tree) if n != "stated"] if hint_tree is not None else []
+    frame = Fields(_frame(space, names + hint_names, s.value))
+    applies, ok, _, right = compare(tree, frame)
+    if not applies[0] or ok[0]:
+        return None
+    hint: Any = ""
+    if hint_tree is not None:
+        h_applies, h_ok, _, _ = compare(hint_tree, frame)
+        if h_applies[0] and h_ok[0]:
+            hint = Bi(s.pattern.hint["zh"], s.pattern.hint["en"])
+    is_rate = s.pattern.kind == "rate"
+    refs = [_ref(space[n]) for n in names if n in space]
+    place = Path(workbook_file).name
+    sheet, cell = s.paragraph.location
+    return make_finding(
+        s.code, s.file, sheet, cell, expected=fmt(right.mid[0], is_rate), actual=s.stated, unit=book.unit,
+        field=f"{s.code}:{s.pattern.compare}", stated=s.stated, sentence=_quote(s), hint=hint,
+        table=_table_label(names[0], book, s.project), subject=Bi(s.pattern.subject_zh, s.pattern.subject_en),
+        cells=f"{place} " + "、".join(refs),
+    )
+
+
+_COUNT_UNITS = ("人", "户", "名")
+_COUNT_IN_TEXT = re.compile(r"(\d[\d,]*)\s*(人|户|名)")
+_CJK = re.compile(r"[\u4e00-\u9fff]{2}")
+
+
+def _shares_words(a: str, b: str) -> bool:
+    return any(a[i:i + 2] in b for i in range(len(a) - 1) if _CJK.fullmatch(a[i:i + 2]))
+
+
+def _compare_indicator(s: Statement, book: Workbook, workbook_file: str) -> Finding | None:
+    """A count equals the 实际完成值 of a related indicator, or a count in the goal's
+    实际完成情况 of the section's table (the project's, or the whole-unit table)."""
+    table = s.project if s.project is not None else next(iter(book.of_kind("overall")), None)
+    if table is None:
+        return None
+    candidates: list[tuple[float, str, Value]] = []
+    for ind in table.indicators:
+        a = ind.actual_parsed
+        if a.number is not None and a.unit in _COUNT_UNITS and not a.approximate and _shares_words(ind.level3.value or "", s.sentence):
+            candidates.append((a.number, a.text, ind.actual))
+    for _, actual in table.goals:
+        text = actual.value if actual.present and isinstance(actual.value, str) else ""
+        if _shares_words(text, s.sentence):
+            for m in _COUNT_IN_TEXT.finditer(text):
+                candidates.append((float(m.group(1).replace(",", "")), m.group(0), actual))
+    if not candidates or any(abs(n - s.value.value) <= s.value.tol for n, _, _ in candidates):
+        return None
+    sheet, cell = s.paragraph.location
+    expected = "、".join(dict.fromkeys(text for _, text, _ in candidates))
+    refs = "、".join(dict.fromkeys(_ref(v) for _, _, v in candidates))
+    return make_finding(
+        s.code, s.file, sheet, cell, expected=expected, actual=s.stated, unit=book.unit,
+        field=f"{s.code}:{table.table_id}", stated=s.stated, sentence=_quote(s),
+        table=Bi(table_name(table, "zh"), table_name(table, "en")), cells=f"{Path(workbook_file).name} {refs}",
+    )
+
+
+# --- structure -----------------------------------------------------------------------------
+
+_NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十\d]+[）)]?[、.．]?\s*")
+
+
+def _section_core(text: str) -> str:
+    return normalize(_NUMBERING.sub("", text))
+
+
+def check_sections(report: Report, unit: str) -> list[Finding]:
+    entry = _entry("N710")
+    if entry.get("applies_to") and entry["applies_to"] not in report.head(20):
+        return []
+    out, last = [], -1
+    for section in entry["sections"]:
+        core = _section_core(section)
+        at = next((p.index for p in report.paragraphs
+                   if len(p.text) <= 60 and heading_level(p.text) == 1 and _section_core(p.text).startswith(core)), None)
+        if at is None:
+            out.append(make_finding("N710", report.file, unit=unit, field=f"N710:{section}", section=section,
+                                    what="缺少", what_en="lacks the part"))
+            continue
+        if at < last:
+            para = report.paragraphs[at - 1]
+            out.append(make_finding("N710", report.file, *para.location, unit=unit, field=f"N710:{section}", section=section,
+                                    what="部分顺序不对：", what_en="has a part out of order:"))
+        last = max(last, at)
+    return out
+
+
+_ITEM = re.compile(r"^(?:附件[:：]?\s*)?\d+\s*[.、．]\s*(.+)$")
+
+
+def check_attachments(report: Report, book: Workbook) -> list[Finding]:
+    """The 附件 list against the kinds of table in the workbook."""
+    kinds: dict[str, str] = _entry("N711")["attachments"]
+    start = next((i for i, p in enumerate(report.paragraphs) if p.text.startswith("附件")), None)
+    if start is None:
+        return []
+    listed: dict[str, str] = {}
+    for p in report.paragraphs[start:]:
+        m = _ITEM.match(p.text) or (re.match(r"^附件[:：]\s*(.+)$", p.text) if p.index == start + 1 else None)
+        if m is None:
+            break
+        name = m.group(1).strip()
+        for kind, words in kinds.items():  # 项目支出绩效自评表 first: 整体支出绩效自评表 is not part of it
+            if words in name:
+                listed.setdefault(kind, name)
+    para = report.paragraphs[start]
+    have = {t.kind for t in book.tables}
+    out = []
+    for kind, name in listed.items():
+        if kind not in have:
+            out.append(make_finding("N711", report.file, *para.location, unit=book.unit, field=f"N711:{kind}",
+                                    what=f"附件列出“{name}”，但工作簿中没有该表",
+                                    what_en=f"The attachments list “{name}”, but the workbook has no such table"))
+    for kind in sorted(have - set(listed), key=list(kinds).index):
+        zh, en = kinds[kind], {"base": "base data table", "overall": "whole-unit table", "project": "project tables"}[kind]
+        out.append(make_finding("N711", report.file, *para.location, unit=book.unit, field=f"N711:{kind}",
+                                what=f"工作簿中有{zh}，但附件清单未列出", what_en=f"The workbook has the {en}, but the attachments do not list it"))
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------
+
+def check_reports(candidates: list[tuple[Path, str]], books: list[Any]) -> tuple[list[ReportSummary], list[Finding], list[Path]]:
+    """(summaries, findings, files that turned out not to be reports) for the report
+    candidates of a run, against the checked workbooks (BookSummary) of the same run."""
+    from ..extract import extract_workbook
+
+    summaries: list[ReportSummary] = []
+    findings: list[Finding] = []
+    not_reports: list[Path] = []
+    read: dict[str, Report] = {}
+    failed: dict[str, Finding] = {}
+    for path, file in candidates:
+        try:
+            report = read_report(path, file)
+        except ScannedPdf:
+            if "报告" not in path.stem and "自评" not in path.stem:
+                not_reports.append(path)
+                continue
+            failed[file] = make_finding("N721", file)
+            continue
+        except ReportError as exc:
+            failed[file] = make_finding("N720", file, reason=str(exc))
+            continue
+        if not _looks_like_report(report):
+            not_reports.append(path)
+            continue
+        read[file] = report
+    kept = [(p, f) for p, f in candidates if f in read or f in failed]
+    pairs = pair_reports(kept, books, {f: r.head() for f, r in read.items()})
+    for path, file in kept:
+        book_summary = pairs.get(file)
+        unit = book_summary.unit if book_summary else ""
+        report = read.get(file)
+        if file in failed:
+            findings.append(failed[file])
+            summaries.append(ReportSummary(str(path), file, path.suffix.lower()[1:], unit, book_summary.file if book_summary else "", False))
+            continue
+        assert report is not None
+        if book_summary is None:
+            findings.append(make_finding("N730", file, unit_or_file=path.stem))
+            summaries.append(ReportSummary(str(path), file, report.kind, "", "", True, len(report.paragraphs)))
+            continue
+        book = extract_workbook(book_summary.path, book_summary.file)
+        statements = extract_statements(report, book.of_kind("project"))
+        for s in statements:
+            f = compare_statement(s, book, book_summary.file)
+            if f is not None:
+                findings.append(f)
+        findings += check_sections(report, unit)
+        findings += check_attachments(report, book)
+        summaries.append(ReportSummary(str(path), file, report.kind, unit, book_summary.file, True, len(report.paragraphs), len(statements)))
+    # A workbook without a report, in a folder where reports are filed.
+    folders = {p.resolve().parent for p, _ in kept}
+    paired = {b.file for b in pairs.values()}
+    for b in books:
+        if b.tables and b.file not in paired and Path(b.path).resolve().parent in folders:
+            findings.append(make_finding("N731", b.file, unit=b.unit))
+    return summaries, findings, not_reports
