@@ -214,7 +214,7 @@ def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, co
         _annotate_folder_apart(Path(annotate), paths, lang)
         _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
     result = _run(paths, opts, quiet, lang)
-    if not result.books:
+    if not result.books and not result.reports:
         raise _nothing_found(result, paths, lang)
     if annotate:
         _annotate(result, annotate, lang, opts, quiet, annotate_clean)
@@ -244,6 +244,12 @@ def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: 
                                        jobs=opts.jobs or os.cpu_count() or 1, progress=progress.advance)
     finally:
         progress.stop()
+    if result.reports:  # .docx reports: a copy with a Word comment on each sentence a finding is about
+        from .narrative.annotate import annotate_reports
+
+        more, more_failed = annotate_reports(result.reports, result.findings, folder, [b.path for b in result.books], lang,
+                                             include_clean=include_clean)
+        written, failed = written + more, failed + more_failed
     result.add_findings(select_findings(failed, opts))  # --select/--ignore and [severity] apply to D605 too
     click.echo(_say(lang, f"批注副本 {len(written)} 个 → {folder}", f"annotated copies: {len(written)} → {folder}")
                + (_say(lang, f"（{len(failed)} 个文件无法标注，见 D605）", f" ({len(failed)} could not be annotated, see D605)") if failed else ""),

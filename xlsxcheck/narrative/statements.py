@@ -18,12 +18,10 @@ from .document import Paragraph, Report, heading_level, sentences
 
 __all__ = ["Pattern", "Statement", "patterns", "report_rules", "extract_statements", "project_heading"]
 
-# What makes a figure approximate: it is then not compared (约2.68万, 6600多套, 95%以上).
-_APPROX_BEFORE = ("约", "近", "超过", "逾")
-_APPROX_AFTER = ("多", "余", "以上", "左右", "余万")
-
-_NUMBER = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
-_GRADE = r"(?P<n>优秀|优|良好|良|中等|中|合格|差)"
+# A figure written as approximate is not compared: 约2.68万, 6600多套, 93万余元, 95%以上.
+_NUMBER = r"[:：\s]*(?P<about>约|近|超过|逾)?(?P<n>\d[\d,]*(?:\.\d+)?)(?P<more>多|余)?"  # after a colon or space, as in a table row
+_APPROX_AFTER = ("以上", "左右")
+_GRADE = r"[:：\s]*(?P<n>优秀|优|良好|良|中等|中|合格|差)"
 _GRADE_KEY = {"优秀": "优", "良好": "良", "中等": "中", "合格": "中"}
 
 
@@ -111,9 +109,9 @@ def _stated_value(p: Pattern, figure: str) -> Parsed:
     return parse(p.kind, figure.replace(",", "") + ("%" if p.kind == "rate" else ""))
 
 
-def _approximate(sentence: str, start: int, end: int) -> bool:
-    before, after = sentence[max(0, start - 2):start], sentence[end:end + 3]
-    return before.endswith(_APPROX_BEFORE) or after.lstrip().startswith(_APPROX_AFTER)
+def _approximate(m: re.Match, sentence: str) -> bool:
+    groups = m.groupdict()
+    return bool(groups.get("about") or groups.get("more")) or sentence[m.end():].lstrip().startswith(_APPROX_AFTER)
 
 
 def extract_statements(report: Report, projects: list) -> list[Statement]:
@@ -136,9 +134,9 @@ def extract_statements(report: Report, projects: list) -> list[Statement]:
                     figure = m.group("n")
                     out.append(Statement(
                         pattern=p, paragraph=para, sentence=sentence.strip(), span=(start, end),
-                        stated=m.group(0).strip(),
+                        stated=(m.group("said") if "said" in p.regex.groupindex else m.group(0)).strip(),
                         value=_stated_value(p, figure), project=project,
-                        approximate=_approximate(sentence, m.start("n"), m.end("n")) if p.kind != "grade" else False,
+                        approximate=_approximate(m, sentence),
                         file=report.file,
                     ))
     return out
