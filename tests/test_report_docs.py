@@ -28,6 +28,23 @@ FILED, FIXED = "01_株洲市保障性住房服务中心_原报", "02_株洲市�
 REPORT_TEXT = (SAMPLES / "seed_report.txt").read_text(encoding="utf-8")
 
 
+# Each N rule and the test that breaks it (test_checks.py makes sure every rule has one).
+REPORT_CODES = {
+    "N701": "test_seed_report_yields_exactly_its_contradictions", "N702": "test_seed_report_yields_exactly_its_contradictions",
+    "N703": "test_seed_report_yields_exactly_its_contradictions", "N704": "test_project_rate_is_the_projects_own",
+    "N705": "test_each_comparison_fails_on_a_wrong_figure", "N706": "test_seed_report_yields_exactly_its_contradictions",
+    "N707": "test_score_and_grade_against_the_total", "N710": "test_missing_section_and_section_out_of_order",
+    "N711": "test_attachment_list_against_the_tables", "N720": "test_broken_docx_is_a_finding_and_the_batch_goes_on",
+    "N721": "test_scanned_pdf_is_reported_not_guessed", "N730": "test_report_without_workbook_and_workbook_without_report",
+    "N731": "test_report_without_workbook_and_workbook_without_report",
+}
+
+
+def test_report_codes_name_real_tests():
+    assert set(REPORT_CODES) == {c for c in load_catalog() if c.startswith("N")}
+    assert all(callable(globals()[name]) for name in REPORT_CODES.values())
+
+
 def check(*paths, **kw):
     return run([str(p) for p in paths], Options(jobs=1, **kw))
 

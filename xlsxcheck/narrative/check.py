@@ -24,8 +24,12 @@ from .statements import Statement, extract_statements, report_rules
 __all__ = ["check_reports", "pair_reports", "compare_statement", "field_space", "check_sections", "check_attachments"]
 
 
+def _named_as_report(path: Path) -> bool:
+    return "报告" in path.stem or "自评" in path.stem
+
+
 def _looks_like_report(report: Report) -> bool:
-    return "报告" in report.head(20) or "报告" in Path(report.file).stem
+    return "报告" in report.head(20) or _named_as_report(Path(report.path))
 
 
 def _entry(code: str) -> dict:
@@ -261,14 +265,14 @@ def check_reports(candidates: list[tuple[Path, str]], books: list[Any]) -> tuple
     for path, file in candidates:
         try:
             report = read_report(path, file)
-        except ScannedPdf:
-            if "报告" not in path.stem and "自评" not in path.stem:
-                not_reports.append(path)
-                continue
-            failed[file] = make_finding("N721", file)
-            continue
         except ReportError as exc:
-            failed[file] = make_finding("N720", file, reason=str(exc))
+            # Unread, only its name tells a report from any other document in the folder.
+            if not _named_as_report(path):
+                not_reports.append(path)
+            elif isinstance(exc, ScannedPdf):
+                failed[file] = make_finding("N721", file)
+            else:
+                failed[file] = make_finding("N720", file, reason=str(exc))
             continue
         if not _looks_like_report(report):
             not_reports.append(path)
