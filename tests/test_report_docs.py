@@ -14,7 +14,7 @@ from pathlib import Path
 import docx
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLES, SEED_TEXT
+from conftest import LAYOUTS, SAMPLES, SEED_TEXT, UnitBuilder
 
 from xlsxcheck.catalog import load_catalog
 from xlsxcheck.cli import cli
@@ -22,7 +22,7 @@ from xlsxcheck.extract import extract_workbook
 from xlsxcheck.narrative.document import read_report
 from xlsxcheck.narrative.statements import extract_statements, patterns, report_rules
 from xlsxcheck.pipeline import Options, run
-from xlsxcheck.samples import render, seed_canvases, seed_report_lines, write_report_docx
+from xlsxcheck.samples import render, seed_canvases, seed_report_lines, unit_report_lines, write_report_docx
 
 FILED, FIXED = "01_株洲市保障性住房服务中心_原报", "02_株洲市保障性住房服务中心_更正"
 REPORT_TEXT = (SAMPLES / "seed_report.txt").read_text(encoding="utf-8")
@@ -375,6 +375,21 @@ def test_figures_in_a_table_inside_the_document(tmp_path):
     result = check(folder)
     [f] = report_findings(result)
     assert (f.code, f.actual, f.expected, f.cell) == ("N701", "在职人数 31人", "29", f"第{len(lines) + 2}段")
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_generated_units_reports_agree_in_every_layout(tmp_path, name):
+    layout, suffix = LAYOUTS[name]
+    unit = UnitBuilder(tmp_path, layout, suffix)
+    lines = unit_report_lines(unit.spec)
+    write_report_docx(lines, tmp_path / "clean_自评报告.docx")
+    result = check(unit.clean_path, tmp_path / "clean_自评报告.docx")
+    assert report_findings(result) == []
+    # 在职人员, 基本支出, 项目支出, 预算安排金额, 实际资金额度, 执行率 and each project's amount
+    assert result.reports[0].statements == 6 + len(unit.spec.projects)
+    wrong = [x.replace(f"在职人员{unit.spec.staff[1]}人", f"在职人员{unit.spec.staff[1] + 1}人") for x in lines]
+    write_report_docx(wrong, tmp_path / "clean_自评报告.docx")
+    assert [f.code for f in report_findings(check(unit.clean_path, tmp_path / "clean_自评报告.docx"))] == ["N701"]
 
 
 # --- outputs -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "Canvas", "Layout", "UnitSpec", "ProjectSpec", "IndicatorSpec", "Funds",
     "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples", "seed_report_lines", "write_report_docx",
+    "unit_report_lines",
 ]
 
 
@@ -599,6 +600,44 @@ _MISTAKES = {
 MISTAKES = tuple(_MISTAKES)
 
 
+def _wan(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") + "万元"
+
+
+def unit_report_lines(unit: UnitSpec) -> list[str]:
+    """The 自评报告 of a generated unit, in the template's ten parts, stating the figures
+    of its tables as they should be (mistakes injected into the tables are not repeated)."""
+    executed = round(unit.basic + sum(p.total.executed for p in unit.projects), 2)
+    budget = round(unit.basic + sum(p.total.budget for p in unit.projects), 2)
+    projects = round(sum(p.total.executed for p in unit.projects), 2)
+    lines = [
+        "绩效自评报告", f"部门（单位）名称：{unit.unit}（盖章）", f"{unit.year + 1}年4月10日",
+        f"{unit.year}年度{unit.unit}整体支出", "绩效自评报告",
+        "一、部门（单位）基本情况",
+        f"{unit.unit}为{unit.department}下属事业单位，其中在职人员{unit.staff[1]}人。",
+        "二、一般公共预算支出情况",
+        f"（一）基本支出情况：基本支出{_wan(unit.basic)}。",
+        f"（二）项目支出情况：项目支出{_wan(projects)}。",
+        "三、政府性基金预算支出情况", "本年度无政府性基金预算支出。",
+        "四、国有资本经营预算支出情况", "本年度无国有资本经营预算支出。",
+        "五、社会保险基金预算支出情况", "本年度无社会保险基金预算支出。",
+        "六、资金使用及绩效情况", "（一）整体支出绩效情况",
+        f"{unit.year}年度预算安排金额{_wan(budget)}，实际资金额度{_wan(executed)}，预算资金执行率{executed / budget * 100:.2f}%。",
+        "（二）项目支出绩效情况",
+    ]
+    for i, p in enumerate(unit.projects, start=1):
+        lines += [f"（{i}）{p.name}", f"项目支出{_wan(p.total.executed)}，{p.goal[1]}。"]
+    lines += [
+        "七、存在的问题及原因分析", "部分绩效指标设置不够细化。",
+        "八、下一步改进措施", "进一步细化绩效目标，加强预算执行监控。",
+        "九、部门整体支出绩效自评结果拟应用和公开情况", "自评结果将在主管部门官网公开。",
+        "十、其他需要说明的情况", "无。",
+        f"附件：1. {unit.year}年度部门整体支出绩效评价基础数据表",
+        f"2. {unit.year}年度部门整体支出绩效自评表", f"3. {unit.year}年度项目支出绩效自评表",
+    ]
+    return lines
+
+
 # --- the shipped folder -----------------------------------------------------------------------
 
 BUREAU = "株洲市住房和城乡建设局"
@@ -629,6 +668,8 @@ def build_samples(out: Path, seed_text: str, report_text: str | None = None) -> 
     for file, unit, n, mistakes, layout, _suffix in _UNITS:
         spec = make_unit(rng, unit, BUREAU, n, mistakes=mistakes)
         written.append(render(unit_canvases(spec, layout, rng), out / file))
+        if report_text is not None:
+            written.append(write_report_docx(unit_report_lines(spec), out / f"{Path(file).stem}_自评报告.docx"))
     return written
 
 
