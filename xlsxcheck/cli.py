@@ -200,13 +200,13 @@ def cli() -> None:
 @_common
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件 / write the report to FILE.")
-@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中为有问题的文件生成标注副本 / annotated copies into DIR.")
+@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中为有问题的文件生成标注副本（自评报告 .docx 加批注） / annotated copies (reports: Word comments) into DIR.")
 @click.option("--annotate-clean", is_flag=True, help="未发现问题的文件也生成副本 / a copy of clean workbooks too.")
 @click.option("--summary", "summary_only", is_flag=True, help="只列出各单位（按错误数排序） / only the units, most errors first.")
 @click.option("--color/--no-color", default=None, help="强制开/关颜色 / force color on or off.")
 def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate,
           annotate_clean, summary_only, color):
-    """审核自评表（文件、文件夹或通配符）并列出全部问题 / check workbooks and report every finding."""
+    """审核自评表（文件、文件夹或通配符）并列出全部问题；同目录的自评报告（.docx/.pdf）与其自评表核对 / check workbooks (and the reports beside them) and report every finding."""
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
     if output:
         _writable_folder(Path(output).absolute().parent, lang, ("报告", "report"))
