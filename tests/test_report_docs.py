@@ -452,3 +452,54 @@ def test_samples_folder_keeps_failing_and_lists_the_reports():
     res = CliRunner().invoke(cli, ["check", str(SAMPLES), "-q", "--select", "N"])
     assert res.exit_code == 1
     assert f"{FIXED}_自评报告.docx" in res.stdout and f"{FILED}_自评报告.docx" in res.stdout
+
+
+# --- sentences of published reports ------------------------------------------------------------
+# Transcribed from the opening of real filings (only their openings are stored, not their
+# tables): the phrasing and layouts the patterns must read, or must leave alone.
+
+# 岳阳市城市管理监督指挥中心 2018年度部门整体支出绩效评价自评报告, 基本概况 as a table
+# (http://www.yueyang.gov.cn/cgj/9886/9901/content_1560779.html)
+YUEYANG_LINES = ["岳阳市2018年度部门整体支出", "绩效评价自评报告", "部门(单位)名称: 岳阳市城市管理监督指挥中心",
+                 "预 算 编 码: 906017", "评价方式:部门(单位)绩效自评", "报告日期:2019年06月18日", "岳阳市财政局(制)",
+                 "一、部门(单位)基本概况"]
+YUEYANG_TABLE = [["联系人", "吴俊", "联络电话", "8690022"], ["人员编制", "21", "实有人数", "21"]]
+# 益阳市赫山区城市管理和综合执法局 2019年部门整体支出绩效评价报告: staff of two sub-units in one sentence
+# (http://www.hnhs.gov.cn/23247/23297/23780/content_1219000.html)
+HESHAN = ("区城管执法局现有人员1894人,其中局本级187人(在职在编139人、退休人员8人、协管员40人),"
+          "环卫处1707人(在职在编132人、退休人员148人、临聘人员272人、3个市场化公司聘用人员1155人)。")
+# 红河州数据发展中心2024年度项目支出绩效单位自评报告 (https://www.hh.gov.cn/info/11481/1179592.htm)
+HONGHE = ("2024年,红河州数据发展中心(以下简称“州数据发展中心”)实施项目共15个(含2023年转列暂付性款项项目5个),"
+          "年初批复预算8个项目985万元(含1个年初结转结余项目50万元),调整预算后项目预算861.46万元,"
+          "年中增加8个项目(含2023年转列暂付性款项项目5个),实际到位资金334.67万元。")
+
+
+def test_published_report_with_its_staff_in_a_table(tmp_path):
+    import random
+
+    from xlsxcheck.samples import make_unit, unit_canvases
+
+    spec = make_unit(random.Random(1), "岳阳市城市管理监督指挥中心", "岳阳市城市管理局", 1, year=2018)
+    spec.staff = (21, 21)
+    render(unit_canvases(spec), tmp_path / "岳阳市城市管理监督指挥中心.xlsx")
+    write_report_docx(YUEYANG_LINES, tmp_path / "岳阳市城市管理监督指挥中心自评报告.docx", tables=[YUEYANG_TABLE])
+    result = check(tmp_path)
+    [report] = result.reports
+    assert report.workbook.endswith("岳阳市城市管理监督指挥中心.xlsx") and report.statements == 2
+    assert [f for f in report_findings(result) if f.code.startswith("N70")] == []
+    spec.staff = (20, 19)
+    render(unit_canvases(spec), tmp_path / "岳阳市城市管理监督指挥中心.xlsx")
+    got = sorted((f.code, f.actual, f.expected) for f in report_findings(check(tmp_path)) if f.code.startswith("N70"))
+    assert got == [("N701", "人员编制 21", "20"), ("N701", "实有人数 21", "19")]
+
+
+@pytest.mark.parametrize("sentence,expected", [
+    (HESHAN, [("N701", "在职在编139人", True), ("N701", "在职在编132人", True)]),  # a breakdown: not compared
+    (HONGHE, []),  # 年初批复预算8个项目985万元, 调整预算后项目预算: no pattern claims them
+    ("编制2024年度预算时，在职人员约30人。", [("N701", "在职人员约30人", False)]),  # 编制 of a budget is no staff figure
+])
+def test_published_sentences(tmp_path, sentence, expected):
+    write_report_docx(["绩效自评报告", sentence], tmp_path / "r.docx")
+    statements = extract_statements(read_report(tmp_path / "r.docx", "r.docx"), [])
+    assert [(s.code, s.stated, s.breakdown) for s in statements] == expected
+    assert all(s.approximate for s in statements if "约" in s.stated)

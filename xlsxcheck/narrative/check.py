@@ -120,7 +120,7 @@ def _quote(s: Statement, limit: int = 70) -> str:
 
 def compare_statement(s: Statement, book: Workbook, workbook_file: str) -> Finding | None:
     """A finding when the stated figure cannot agree with the table, else None."""
-    if s.approximate:
+    if s.approximate or s.breakdown:
         return None
     if s.pattern.compare == "indicator":
         return _compare_indicator(s, book, workbook_file)

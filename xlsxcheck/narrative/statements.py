@@ -47,7 +47,8 @@ class Statement:
     stated: str  # the figure as written, with its unit: "32人", "1349.16万元"
     value: Parsed  # the figure as an interval (value ± tol); a grade: its score range
     project: Any = None  # the project Table of the section, or None
-    approximate: bool = False
+    approximate: bool = False  # 约、多、余、以上: not compared
+    breakdown: bool = False  # the same pattern gives other values in the sentence (sub-units): not compared
     file: str = ""  # the report, as shown
 
     @property
@@ -130,13 +131,15 @@ def extract_statements(report: Report, projects: list) -> list[Statement]:
             for p in patterns():
                 if (p.where == "unit" and project is not None) or (p.where == "project" and project is None):
                     continue
-                for m in p.regex.finditer(sentence):
+                found = list(p.regex.finditer(sentence))
+                values = {m.group("n") for m in found}
+                for m in found:
                     figure = m.group("n")
                     out.append(Statement(
                         pattern=p, paragraph=para, sentence=sentence.strip(), span=(start, end),
                         stated=(m.group("said") if "said" in p.regex.groupindex else m.group(0)).strip(),
                         value=_stated_value(p, figure), project=project,
-                        approximate=_approximate(m, sentence),
+                        approximate=_approximate(m, sentence), breakdown=len(values) > 1,
                         file=report.file,
                     ))
     return out
