@@ -272,7 +272,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         from .narrative.check import check_reports
 
         report_jobs = [(p, display_name(p)) for p in report_paths]
-        reports, report_findings, not_reports = check_reports(report_jobs, books)
+        reports, report_findings, not_reports = check_reports(report_jobs, books, workers)
         findings.extend(report_findings)
         found.skipped.extend(not_reports)
         jobs += [(str(p), f) for p, f in report_jobs]  # report findings sort after the workbooks'

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -21,7 +22,7 @@ from ..values import normalize
 from .document import Report, ReportError, ReportSummary, ScannedPdf, heading_level, read_report
 from .statements import Statement, extract_statements, report_rules
 
-__all__ = ["check_reports", "pair_reports", "compare_statement", "field_space", "check_sections", "check_attachments"]
+__all__ = ["check_reports", "check_report", "pair", "compare_statements", "field_space", "check_sections", "check_attachments"]
 
 
 def _named_as_report(path: Path) -> bool:
@@ -42,19 +43,23 @@ def _common_prefix(a: str, b: str) -> int:
     return len(os.path.commonprefix([a, b]))
 
 
-def pair_reports(reports: list[tuple[Path, str]], books: list[Any], head: dict[str, str]) -> dict[str, Any]:
-    """report file -> the BookSummary of its unit's workbook in the same folder (or absent).
-    The unit's name must appear in the report's opening text or file name; among several
-    workbooks of the unit (原报, 更正) the one whose file name shares the longest start wins."""
-    out: dict[str, Any] = {}
-    for path, file in reports:
-        text = normalize(head.get(file, "")) + normalize(path.stem)
-        folder = path.resolve().parent
-        candidates = [b for b in books if b.readable and b.tables and b.unit and Path(b.path).resolve().parent == folder
-                      and normalize(b.unit) in text]
-        if candidates:
-            out[file] = max(candidates, key=lambda b: (len(normalize(b.unit)), _common_prefix(Path(b.path).stem, path.stem)))
-    return out
+class Candidate(NamedTuple):
+    """A checked workbook in a report's folder, as the report's worker needs it."""
+
+    path: str
+    file: str
+    unit: str
+
+
+def pair(path: Path, head: str, books: list[Candidate]) -> Candidate | None:
+    """The workbook of the report's unit among those of its folder: the unit's name must
+    appear in the report's opening text or file name; of several workbooks of the unit
+    (原报, 更正) the one whose file name shares the longest start with the report's wins."""
+    text = normalize(head) + normalize(path.stem)
+    matches = [b for b in books if normalize(b.unit) in text]
+    if not matches:
+        return None
+    return max(matches, key=lambda b: (len(normalize(b.unit)), _common_prefix(Path(b.path).stem, path.stem)))
 
 
 # --- fields --------------------------------------------------------------------------------
@@ -88,15 +93,25 @@ def _ref(v: Value) -> str:
     return v.cell  # a sum: already "Sheet3!E10, Sheet4!E10"
 
 
-def _frame(space: dict[str, Value], names: list[str], stated) -> pd.DataFrame:
-    row: dict[str, Any] = {"stated": stated.value, "stated@status": "ok", "stated@tol": stated.tol}
+def _frame(rows: list[tuple[Any, dict[str, Value]]], names: list[str]) -> pd.DataFrame:
+    """One row per statement: its stated figure and the fields its expressions read, from
+    the statement's own field space (the project of its section)."""
+    nan = float("nan")
+    columns: dict[str, list] = {"stated": [], "stated@status": [], "stated@tol": []}
     for name in names:
-        v = space.get(name)
-        if v is not None:
-            row[name] = v.value if v.present and isinstance(v.value, (int, float)) else float("nan")
-            row[f"{name}@status"] = v.status if v.status != "ok" or isinstance(v.value, (int, float)) else "invalid"
-            row[f"{name}@tol"] = v.tol
-    return pd.DataFrame([row])
+        columns.update({name: [], f"{name}@status": [], f"{name}@tol": []})
+    for stated, space in rows:
+        columns["stated"].append(stated.value)
+        columns["stated@status"].append("ok")
+        columns["stated@tol"].append(stated.tol)
+        for name in names:
+            v = space.get(name)
+            number = v is not None and isinstance(v.value, (int, float))
+            columns[name].append(v.value if number and v.present else nan)
+            # absent (None): a field this unit's tables lack; text where a number belongs: unreadable
+            columns[f"{name}@status"].append(None if v is None else v.status if number or v.status != "ok" else "invalid")
+            columns[f"{name}@tol"].append(v.tol if v is not None else 0.0)
+    return pd.DataFrame(columns)
 
 
 def _table_label(name: str, book: Workbook, project: Table | None) -> Bi:
@@ -118,36 +133,42 @@ def _quote(s: Statement, limit: int = 70) -> str:
     return ("…" if start else "") + text[start:start + limit] + ("…" if start + limit < len(text) else "")
 
 
-def compare_statement(s: Statement, book: Workbook, workbook_file: str) -> Finding | None:
-    """A finding when the stated figure cannot agree with the table, else None."""
-    if s.approximate or s.breakdown:
-        return None
-    if s.pattern.compare == "indicator":
-        return _compare_indicator(s, book, workbook_file)
-    space = field_space(book, s.project)
-    tree = parse_expression(f"stated == {s.pattern.compare}")
-    names = [n for n in field_names(tree) if n != "stated"]
-    hint_tree = parse_expression(f"stated == {s.pattern.hint['compare']}") if s.pattern.hint else None
-    hint_names = [n for n in field_names(hint_tree) if n != "stated"] if hint_tree is not None else []
-    frame = Fields(_frame(space, names + hint_names, s.value))
-    applies, ok, _, right = compare(tree, frame)
-    if not applies[0] or ok[0]:
-        return None
-    hint: Any = ""
-    if hint_tree is not None:
-        h_applies, h_ok, _, _ = compare(hint_tree, frame)
-        if h_applies[0] and h_ok[0]:
-            hint = Bi(s.pattern.hint["zh"], s.pattern.hint["en"])
-    is_rate = s.pattern.kind == "rate"
-    refs = [_ref(space[n]) for n in names if n in space]
+def compare_statements(statements: list[Statement], book: Workbook, workbook_file: str) -> list[Finding]:
+    """A finding for each stated figure that cannot agree with its table field. The
+    statements of a report are evaluated together: one frame, each expression once."""
+    todo = [s for s in statements if not (s.approximate or s.breakdown)]
+    out = [f for f in (_compare_indicator(s, book, workbook_file) for s in todo if s.pattern.compare == "indicator") if f is not None]
+    todo = [s for s in todo if s.pattern.compare != "indicator"]
+    if not todo:
+        return out
+    spaces: dict[int, dict[str, Value]] = {}
+    for s in todo:
+        if id(s.project) not in spaces:
+            spaces[id(s.project)] = field_space(book, s.project)
+    expressions = {e for s in todo for e in (s.pattern.compare, s.pattern.hint.get("compare")) if e}
+    names = sorted({n for e in expressions for n in field_names(parse_expression(e))})
+    fields = Fields(_frame([(s.value, spaces[id(s.project)]) for s in todo], names))
+    evaluated = {e: compare(parse_expression(f"stated == {e}"), fields) for e in expressions}
     place = Path(workbook_file).name
-    sheet, cell = s.paragraph.location
-    return make_finding(
-        s.code, s.file, sheet, cell, expected=fmt(right.mid[0], is_rate), actual=s.stated, unit=book.unit,
-        field=f"{s.code}:{s.pattern.compare}", stated=s.stated, sentence=_quote(s), hint=hint,
-        table=_table_label(names[0], book, s.project), subject=Bi(s.pattern.subject_zh, s.pattern.subject_en),
-        cells=f"{place} " + "、".join(refs),
-    )
+    for i, s in enumerate(todo):
+        applies, ok, _, right = evaluated[s.pattern.compare]
+        if not applies[i] or ok[i]:
+            continue
+        hint: Any = ""
+        if s.pattern.hint:
+            h_applies, h_ok, _, _ = evaluated[s.pattern.hint["compare"]]
+            if h_applies[i] and h_ok[i]:
+                hint = Bi(s.pattern.hint["zh"], s.pattern.hint["en"])
+        used = field_names(parse_expression(s.pattern.compare))
+        space = spaces[id(s.project)]
+        sheet, cell = s.paragraph.location
+        out.append(make_finding(
+            s.code, s.file, sheet, cell, expected=fmt(right.mid[i], s.pattern.kind == "rate"), actual=s.stated, unit=book.unit,
+            field=f"{s.code}:{s.pattern.compare}", stated=s.stated, sentence=_quote(s), hint=hint,
+            table=_table_label(used[0], book, s.project), subject=Bi(s.pattern.subject_zh, s.pattern.subject_en),
+            cells=f"{place} " + "、".join(_ref(space[n]) for n in used if n in space),
+        ))
+    return out
 
 
 _COUNT_UNITS = ("人", "户", "名")
@@ -252,59 +273,60 @@ def check_attachments(report: Report, book: Workbook) -> list[Finding]:
 
 # --- the run -------------------------------------------------------------------------------
 
-def check_reports(candidates: list[tuple[Path, str]], books: list[Any]) -> tuple[list[ReportSummary], list[Finding], list[Path]]:
-    """(summaries, findings, files that turned out not to be reports) for the report
-    candidates of a run, against the checked workbooks (BookSummary) of the same run."""
+def check_report(job: tuple[Path, str, list[Candidate]]) -> tuple[ReportSummary | None, list[Finding]]:
+    """Worker entry: one report read, paired among its folder's workbooks and compared.
+    (None, []) for a .docx/.pdf that is not a report."""
     from ..extract import extract_workbook
 
-    summaries: list[ReportSummary] = []
-    findings: list[Finding] = []
-    not_reports: list[Path] = []
-    read: dict[str, Report] = {}
-    failed: dict[str, Finding] = {}
-    for path, file in candidates:
-        try:
-            report = read_report(path, file)
-        except ReportError as exc:
-            # Unread, only its name tells a report from any other document in the folder.
-            if not _named_as_report(path):
-                not_reports.append(path)
-            elif isinstance(exc, ScannedPdf):
-                failed[file] = make_finding("N721", file)
-            else:
-                failed[file] = make_finding("N720", file, reason=str(exc))
-            continue
-        if not _looks_like_report(report):
+    path, file, books = job
+    suffix = path.suffix.lower()[1:]
+    try:
+        report = read_report(path, file)
+    except ReportError as exc:
+        # Unread, only its name tells a report from any other document in the folder.
+        if not _named_as_report(path):
+            return None, []
+        paired = pair(path, "", books)
+        finding = make_finding("N721", file) if isinstance(exc, ScannedPdf) else make_finding("N720", file, reason=str(exc))
+        return ReportSummary(str(path), file, suffix, paired.unit if paired else "", paired.file if paired else "", False), [finding]
+    if not _looks_like_report(report):
+        return None, []
+    paired = pair(path, report.head(), books)
+    if paired is None:
+        return ReportSummary(str(path), file, report.kind, "", "", True, len(report.paragraphs)), [
+            make_finding("N730", file, unit_or_file=path.stem)]
+    book = extract_workbook(paired.path, paired.file)
+    statements = extract_statements(report, book.of_kind("project"))
+    findings = compare_statements(statements, book, paired.file)
+    findings += check_sections(report, paired.unit)
+    findings += check_attachments(report, book)
+    return ReportSummary(str(path), file, report.kind, paired.unit, paired.file, True, len(report.paragraphs), len(statements)), findings
+
+
+def check_reports(candidates: list[tuple[Path, str]], books: list[Any], workers: int = 1) -> tuple[list[ReportSummary], list[Finding], list[Path]]:
+    """(summaries, findings, files that turned out not to be reports) for the report
+    candidates of a run, against the checked workbooks (BookSummary) of the same run.
+    Reports are independent: with several workers they are read and compared in a pool."""
+    by_folder: dict[Path, list[Candidate]] = {}
+    for b in books:
+        if b.readable and b.tables and b.unit:
+            by_folder.setdefault(Path(b.path).resolve().parent, []).append(Candidate(b.path, b.file, b.unit))
+    jobs = [(path, file, by_folder.get(path.resolve().parent, [])) for path, file in candidates]
+    if workers > 1 and len(jobs) >= 8:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(check_report, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    else:
+        results = [check_report(job) for job in jobs]
+    summaries, findings, not_reports = [], [], []
+    for (path, _, _), (summary, found) in zip(jobs, results):
+        if summary is None:
             not_reports.append(path)
             continue
-        read[file] = report
-    kept = [(p, f) for p, f in candidates if f in read or f in failed]
-    pairs = pair_reports(kept, books, {f: r.head() for f, r in read.items()})
-    for path, file in kept:
-        book_summary = pairs.get(file)
-        unit = book_summary.unit if book_summary else ""
-        report = read.get(file)
-        if file in failed:
-            findings.append(failed[file])
-            summaries.append(ReportSummary(str(path), file, path.suffix.lower()[1:], unit, book_summary.file if book_summary else "", False))
-            continue
-        assert report is not None
-        if book_summary is None:
-            findings.append(make_finding("N730", file, unit_or_file=path.stem))
-            summaries.append(ReportSummary(str(path), file, report.kind, "", "", True, len(report.paragraphs)))
-            continue
-        book = extract_workbook(book_summary.path, book_summary.file)
-        statements = extract_statements(report, book.of_kind("project"))
-        for s in statements:
-            f = compare_statement(s, book, book_summary.file)
-            if f is not None:
-                findings.append(f)
-        findings += check_sections(report, unit)
-        findings += check_attachments(report, book)
-        summaries.append(ReportSummary(str(path), file, report.kind, unit, book_summary.file, True, len(report.paragraphs), len(statements)))
+        summaries.append(summary)
+        findings += found
     # A workbook without a report, in a folder where reports are filed.
-    folders = {p.resolve().parent for p, _ in kept}
-    paired = {b.file for b in pairs.values()}
+    folders = {Path(s.path).resolve().parent for s in summaries}
+    paired = {s.workbook for s in summaries}
     for b in books:
         if b.tables and b.file not in paired and Path(b.path).resolve().parent in folders:
             findings.append(make_finding("N731", b.file, unit=b.unit))
