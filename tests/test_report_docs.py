@@ -150,7 +150,9 @@ def test_seed_report_yields_exactly_its_contradictions(tmp_path):
     # 3243.37 − 1894.22 = 1349.15: the table is the wrong side, and the message says so
     assert "应是表中基本支出填错" in by_code["N702"].message
     assert "likely mistake" in by_code["N702"].message_en
-    assert "likely mistake" not in by_code["N701"].message_en
+    # 控制率 177.78% × 编制数 18 = 32: the base table's own rate was computed from the report's figure
+    assert "请核对基础数据表的实际在职人数" in by_code["N701"].message and "likely mistake" not in by_code["N701"].message_en
+    assert "控制率" not in by_code["N704"].message
 
 
 def test_agreeing_and_unreadable_figures_stay_quiet(tmp_path):
