@@ -505,3 +505,21 @@ def test_published_sentences(tmp_path, sentence, expected):
     statements = extract_statements(read_report(tmp_path / "r.docx", "r.docx"), [])
     assert [(s.code, s.stated, s.breakdown) for s in statements] == expected
     assert all(s.approximate for s in statements if "约" in s.stated)
+
+
+def test_many_reports_are_checked_in_worker_processes(tmp_path):
+    import random
+
+    from xlsxcheck.samples import make_unit, unit_canvases
+
+    rng = random.Random(3)
+    for i in range(8):  # 8 reports and 2 workers: the report check runs in a process pool
+        spec = make_unit(rng, f"测试市第{i}服务中心", "测试市住房和城乡建设局", 1)
+        render(unit_canvases(spec), tmp_path / f"{i}.xlsx")
+        lines = unit_report_lines(spec)
+        if i == 5:
+            lines = [x.replace(f"在职人员{spec.staff[1]}人", f"在职人员{spec.staff[1] + 2}人") for x in lines]
+        write_report_docx(lines, tmp_path / f"{i}_测试市第{i}服务中心_自评报告.docx")
+    result = run([str(tmp_path)], Options(jobs=2))
+    assert sorted(Path(r.workbook).name for r in result.reports) == [f"{i}.xlsx" for i in range(8)]
+    assert [(f.code, Path(f.file).name) for f in report_findings(result)] == [("N701", "5_测试市第5服务中心_自评报告.docx")]
