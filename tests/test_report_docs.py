@@ -174,10 +174,16 @@ def test_corrected_twin_yields_none_and_is_listed(tmp_path):
 
 
 def test_each_report_pairs_with_its_own_filing_of_the_unit(tmp_path):
-    result = check(folder_of(tmp_path, FILED, FIXED))
+    folder = folder_of(tmp_path, FILED, FIXED)
+    result = check(folder, supersede=())  # both filings stand (D601)
     pairs = {Path(r.file).name: Path(r.workbook).name for r in result.reports}
     assert pairs == {f"{FILED}_自评报告.docx": f"{FILED}.xlsx", f"{FIXED}_自评报告.docx": f"{FIXED}.xlsx"}
     assert {Path(f.file).name for f in report_findings(result)} == {f"{FILED}_自评报告.docx"}
+    # the 更正 supersedes the 原报 (D604): the 原报's report goes with it, its findings moot
+    result = check(folder)
+    assert report_findings(result) == []
+    assert {Path(r.file).name: Path(r.superseded_by).name for r in result.reports if r.superseded_by} == {
+        f"{FILED}_自评报告.docx": f"{FIXED}.xlsx"}
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -398,13 +404,14 @@ def test_generated_units_reports_agree_in_every_layout(tmp_path, name):
 
 def test_check_output_json_csv_list_both_reports(tmp_path):
     folder = folder_of(tmp_path, FILED, FIXED)
+    (tmp_path / "xlsxcheck.toml").write_text("supersede = []\n", encoding="utf-8")  # both filings stand
     runner = CliRunner()
     text = runner.invoke(cli, ["check", str(folder), "-q"])
     assert text.exit_code == 1
     out = text.stdout
     filed_at, fixed_at = out.index(f"{FILED}_自评报告.docx"), out.index(f"{FIXED}_自评报告.docx")
     assert filed_at < out.index("第8段") < out.index("N701") < fixed_at
-    assert "未发现问题" in out[fixed_at:].splitlines()[0] and "自评报告 2 份" in out
+    assert "未发现问题" in "".join(out[fixed_at:].splitlines()[:2]) and "自评报告 2 份" in out  # the file, then its title
     doc = json.loads(runner.invoke(cli, ["check", str(folder), "--format", "json", "-q"]).stdout)
     assert {Path(r["file"]).name: (Path(r["workbook"]).name, r["errors"], r["warnings"]) for r in doc["reports"]} == {
         f"{FILED}_自评报告.docx": (f"{FILED}.xlsx", 4, 1), f"{FIXED}_自评报告.docx": (f"{FIXED}.xlsx", 0, 0)}
@@ -412,7 +419,7 @@ def test_check_output_json_csv_list_both_reports(tmp_path):
     assert (n701["sheet"], n701["cell"], n701["actual"], n701["expected"], n701["field"]) == (
         "正文", "第8段", "在职人员32人", "29", "N701:base.staff.actual")
     rows = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["check", str(folder), "--format", "csv", "-q"]).stdout)))
-    assert sum(r["code"].startswith("N") for r in rows) == 5
+    assert sum(r["代码"].startswith("N") for r in rows) == 5  # headers in the run's language
     en = runner.invoke(cli, ["check", str(folder), "--lang", "en", "-q"]).stdout
     assert "The report states “在职人员32人”" in en and "2 reports" in en
 
@@ -430,8 +437,9 @@ def test_rollup_lists_report_findings(tmp_path):
 
 def test_annotated_docx_comments_each_contradicting_sentence(tmp_path):
     folder = folder_of(tmp_path, FILED, FIXED)
+    (tmp_path / "xlsxcheck.toml").write_text("supersede = []\n", encoding="utf-8")  # both filings stand
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    res = CliRunner().invoke(cli, ["check", str(folder), "--annotate", str(tmp_path / "批注"), "-q"])
+    res = CliRunner().invoke(cli, ["check", str(folder), "--annotate", str(tmp_path / "批注"), "--annotate-clean", "-q"])
     assert res.exit_code == 1
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # inputs untouched
     copy = docx.Document(str(tmp_path / "批注" / f"{FILED}_自评报告.docx"))
@@ -448,12 +456,20 @@ def test_annotated_docx_comments_each_contradicting_sentence(tmp_path):
     original = docx.Document(str(folder / f"{FILED}_自评报告.docx"))
     assert [p.text for p in copy.paragraphs] == [p.text for p in original.paragraphs]
     assert list(docx.Document(str(tmp_path / "批注" / f"{FIXED}_自评报告.docx")).comments) == []
+    # without --annotate-clean, like a clean workbook, a clean report gets no copy
+    res = CliRunner().invoke(cli, ["check", str(folder), "--annotate", str(tmp_path / "批注2"), "-q"])
+    assert (tmp_path / "批注2" / f"{FILED}_自评报告.docx").is_file() and not (tmp_path / "批注2" / f"{FIXED}_自评报告.docx").exists()
 
 
 def test_samples_folder_keeps_failing_and_lists_the_reports():
-    res = CliRunner().invoke(cli, ["check", str(SAMPLES), "-q", "--select", "N"])
+    res = CliRunner().invoke(cli, ["check", str(SAMPLES), "-q", "--format", "json"])
     assert res.exit_code == 1
-    assert f"{FIXED}_自评报告.docx" in res.stdout and f"{FILED}_自评报告.docx" in res.stdout
+    doc = json.loads(res.stdout)
+    reports = {Path(r["file"]).name: r for r in doc["reports"]}
+    assert len(reports) == 7 and reports[f"{FILED}_自评报告.docx"]["superseded_by"] == f"{FIXED}.xlsx"
+    assert all(r["errors"] == 0 for r in reports.values())  # the 原报's report goes with its superseded filing
+    assert sorted(Path(f["file"]).name for f in doc["findings"] if f["code"].startswith("N")) == [
+        "08_青神县发展和改革局_四川一体化.xlsx", "09_中江县水利局_四川县级.xlsx", "10_黄石市第三中学_湖北.xlsx"]  # N731
 
 
 # --- sentences of published reports ------------------------------------------------------------

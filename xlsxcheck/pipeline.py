@@ -271,9 +271,13 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
     if report_paths:  # the written reports against their units' tables
         from .narrative.check import check_reports
 
-        report_jobs = [(p, display_name(p)) for p in report_paths]
+        report_jobs = list(zip(report_paths, display_names(report_paths, paths)))
         reports, report_findings, not_reports = check_reports(report_jobs, books, workers)
-        findings.extend(report_findings)
+        kept_by = {b.file: b.superseded_by for b in books if b.superseded_why}
+        for r in reports:  # the report of a superseded filing goes with it
+            r.superseded_by = kept_by.get(r.workbook, "")
+        moot = {r.file for r in reports if r.superseded_by}
+        findings.extend(f for f in report_findings if f.file not in moot)
         found.skipped.extend(not_reports)
         jobs += [(str(p), f) for p, f in report_jobs]  # report findings sort after the workbooks'
     findings = select_findings(findings, options)

@@ -52,10 +52,12 @@ class ReportSummary:
     readable: bool
     paragraphs: int = 0
     statements: int = 0
+    superseded_by: str = ""  # its workbook was superseded by this correction: its findings are moot
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "kind": self.kind, "unit": self.unit, "workbook": self.workbook or None,
-                "readable": self.readable, "paragraphs": self.paragraphs, "statements": self.statements}
+                "readable": self.readable, "paragraphs": self.paragraphs, "statements": self.statements,
+                "superseded_by": self.superseded_by or None}
 
 _SENTENCE_END = "。！？；!?;"
 _LEVEL1 = re.compile(r"^[一二三四五六七八九十]+[、.．]")

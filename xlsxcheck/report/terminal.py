@@ -55,7 +55,9 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
         # the template it was checked as, where the workbook told it (or --profile forced it)
         profile = f"[{book.profile}]" if book.profile and book.profile_source != "default" else ""
         _file_block(console, book.file, f"{book.unit} {book.year or ''} {profile}".strip(), findings, ui, lang)
-    for report in result.reports:  # 自评报告: clean ones are listed too
+    for report in result.reports:  # 自评报告: clean ones are listed too; one of a superseded filing goes with it (JSON lists it)
+        if report.superseded_by:
+            continue
         title = ui["report_of"].format(workbook=Path(report.workbook).name) if report.workbook else ""
         _file_block(console, report.file, title, by_file.pop(report.file, []), ui, lang)
     for file, findings in by_file.items():  # registry findings name the registry file
