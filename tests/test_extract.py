@@ -154,6 +154,6 @@ def test_stacked_tables_on_one_sheet_are_separated(tmp_path):
 
 
 def test_shipped_samples_extract_without_reading_findings():
-    for path in sorted(p for p in SAMPLES.glob("[01][0-9]_*.xls*") if not p.name.startswith("01_")):
+    for path in sorted(p for p in SAMPLES.glob("[01][0-9]_*.xls*") if not p.name.startswith("01_")):  # workbooks, not reports
         book = extract_workbook(path)
         assert book.tables and not book.findings, (path.name, [f.message for f in book.findings])

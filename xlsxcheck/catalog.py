@@ -26,6 +26,7 @@ GROUPS = {
     "B": ("base data", "基础数据表"),
     "X": ("cross-table", "表间"),
     "D": ("batch", "批量"),
+    "N": ("report", "自评报告"),
 }
 
 

@@ -200,13 +200,13 @@ def cli() -> None:
 @_common
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="报告写入文件 / write the report to FILE.")
-@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中为有问题的文件生成标注副本 / annotated copies into DIR.")
+@click.option("--annotate", type=click.Path(file_okay=False), help="在 DIR 中为有问题的文件生成标注副本（自评报告 .docx 加批注） / annotated copies (reports: Word comments) into DIR.")
 @click.option("--annotate-clean", is_flag=True, help="未发现问题的文件也生成副本 / a copy of clean workbooks too.")
 @click.option("--summary", "summary_only", is_flag=True, help="只列出各单位（按错误数排序） / only the units, most errors first.")
 @click.option("--color/--no-color", default=None, help="强制开/关颜色 / force color on or off.")
 def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate,
           annotate_clean, summary_only, color):
-    """审核自评表（文件、文件夹或通配符）并列出全部问题 / check workbooks and report every finding."""
+    """审核自评表（文件、文件夹或通配符）并列出全部问题；同目录的自评报告（.docx/.pdf）与其自评表核对 / check workbooks (and the reports beside them) and report every finding."""
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
     if output:
         _writable_folder(Path(output).absolute().parent, lang, ("报告", "report"))
@@ -214,7 +214,7 @@ def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, co
         _annotate_folder_apart(Path(annotate), paths, lang)
         _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
     result = _run(paths, opts, quiet, lang)
-    if not result.books:
+    if not result.books and not result.reports:
         raise _nothing_found(result, paths, lang)
     if annotate:
         _annotate(result, annotate, lang, opts, quiet, annotate_clean)
@@ -244,6 +244,12 @@ def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: 
                                        jobs=opts.jobs or os.cpu_count() or 1, progress=progress.advance)
     finally:
         progress.stop()
+    if result.reports:  # .docx reports: a copy with a Word comment on each sentence a finding is about
+        from .narrative.annotate import annotate_reports
+
+        more, more_failed = annotate_reports(result.reports, result.findings, folder, [b.path for b in result.books], lang,
+                                             include_clean=include_clean)
+        written, failed = written + more, failed + more_failed
     result.add_findings(select_findings(failed, opts))  # --select/--ignore and [severity] apply to D605 too
     click.echo(_say(lang, f"批注副本 {len(written)} 个 → {folder}", f"annotated copies: {len(written)} → {folder}")
                + (_say(lang, f"（{len(failed)} 个文件无法标注，见 D605）", f" ({len(failed)} could not be annotated, see D605)") if failed else ""),

@@ -44,6 +44,7 @@ class RunResult:
     unused_waivers: list[dict] = field(default_factory=list)
     registry: object | None = None
     rollup_rows: bool = False  # the books hold their indicator rows and base data
+    reports: list = field(default_factory=list)  # narrative.ReportSummary of each 自评报告 (.docx, .pdf)
     _by_file: dict[str, Counter] | None = field(default=None, repr=False)
 
     def add_findings(self, findings: list[Finding]) -> None:
@@ -242,6 +243,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         on_discovered: Callable[[int], None] | None = None) -> RunResult:
     from .checks import BatchContext, run_checks
     from .checks.duplicate_filing import supersede
+    from .narrative import take_report_candidates
     from .profiles import load_profiles
     from .registry import load_registry
     from .waivers import apply_waivers, load_waivers
@@ -253,6 +255,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
     registry = load_registry(options.registry) if options.registry else None
     waivers = load_waivers(options.waivers) if options.waivers else None
     found = discover(paths)
+    report_paths = take_report_candidates(found)
     if on_discovered:
         on_discovered(len(found.files))
     workers = options.jobs or os.cpu_count() or 1
@@ -264,13 +267,26 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
     superseded = {b.file for b in books if b.superseded_why}  # a correction replaced it: its own findings are moot
     findings = [f for f in findings if f.file not in superseded]
     findings.extend(run_checks(BatchContext(books=books, registry=registry), scope="batch"))
+    reports = []
+    if report_paths:  # the written reports against their units' tables
+        from .narrative.check import check_reports
+
+        report_jobs = list(zip(report_paths, display_names(report_paths, paths)))
+        reports, report_findings, not_reports = check_reports(report_jobs, books, workers)
+        kept_by = {b.file: b.superseded_by for b in books if b.superseded_why}
+        for r in reports:  # the report of a superseded filing goes with it
+            r.superseded_by = kept_by.get(r.workbook, "")
+        moot = {r.file for r in reports if r.superseded_by}
+        findings.extend(f for f in report_findings if f.file not in moot)
+        found.skipped.extend(not_reports)
+        jobs += [(str(p), f) for p, f in report_jobs]  # report findings sort after the workbooks'
     findings = select_findings(findings, options)
     unused: list[dict] = []
     if waivers is not None:
         findings, unused = apply_waivers(findings, waivers)
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
     findings.sort(key=lambda f: _finding_key(f, order))
-    return RunResult(found, books, findings, unused, registry, options.rollup_rows)
+    return RunResult(found, books, findings, unused, registry, options.rollup_rows, reports=reports)
 
 
 def _finding_key(f: Finding, order: dict[str, int]) -> tuple:

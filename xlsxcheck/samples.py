@@ -20,7 +20,8 @@ from typing import Any
 
 __all__ = [
     "Canvas", "Layout", "UnitSpec", "ProjectSpec", "IndicatorSpec", "Funds",
-    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples",
+    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples", "seed_report_lines", "write_report_docx",
+    "unit_report_lines",
 ]
 
 
@@ -130,6 +131,65 @@ def seed_canvases(text: str, corrected: bool = False) -> list[tuple[str, Canvas]
         canvas.merge(0, 0, 0, 8)  # the title spans the table
         sheets.append((f"Sheet{t + 1}", canvas))
     return sheets
+
+
+# The seed's written report (sample_workbooks/seed_report.txt) as the unit should have
+# written it against its corrected tables: (as filed, corrected) text replacements.
+_SEED_REPORT_FIXES = [
+    ("共有人员100人，其中在职人员32人", "共有人员97人，其中在职人员29人"),  # 实际在职人数 29 in the 基础数据表
+    ("年初预算0万元，调整追加1894.22万元", "年初预算2100万元，调整减少205.78万元"),  # 年初预算数 1100 + 1000
+    ("共发放305人", "共发放358人"),  # 358 in the project table and its goal
+]
+
+
+def seed_report_lines(text: str, corrected: bool = False) -> list[str]:
+    """The paragraphs of the seed's report, as filed or corrected."""
+    if corrected:
+        for old, new in _SEED_REPORT_FIXES:
+            if old not in text:
+                raise ValueError(f"seed report fix does not apply: {old}")
+            text = text.replace(old, new)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def write_report_docx(lines: list[str], path: Path, tables: list[list[list[str]]] = ()) -> Path:
+    """A report as Word writes it: a cover page, a centred title, bold headings (一、…),
+    indented body text, 仿宋 for Chinese; ``tables`` are added after the text."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    document = docx.Document()
+    normal = document.styles["Normal"]
+    normal.font.size = Pt(14)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "仿宋")
+    title_at = next((i for i, line in enumerate(lines) if "年度" in line and i > 0), 0)
+    for i, line in enumerate(lines):
+        paragraph = document.add_paragraph()
+        run = paragraph.add_run(line)
+        if i <= title_at + 1 and ("报告" in line or i == title_at):
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run.bold, run.font.size = True, Pt(18)
+        elif re.match(r"^[一二三四五六七八九十]+、", line):
+            run.bold = True
+        elif not line.startswith(("附件", "（")) and not re.match(r"^\d+\.\s*\d{4}", line):
+            paragraph.paragraph_format.first_line_indent = Pt(28)
+        if i == 0:
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            run.bold, run.font.size = True, Pt(26)
+        if i == title_at - 1:  # the cover page ends with its date
+            run.add_break(WD_BREAK.PAGE)
+    for rows in tables:
+        table = document.add_table(rows=len(rows), cols=max(len(r) for r in rows))
+        table.style = "Table Grid"
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                table.cell(r, c).text = text
+    document.core_properties.author = "xlsxcheck samples"
+    path = Path(path)
+    document.save(str(path))
+    return path
 
 
 # --- generated units ----------------------------------------------------------------------
@@ -540,6 +600,44 @@ _MISTAKES = {
 MISTAKES = tuple(_MISTAKES)
 
 
+def _wan(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") + "万元"
+
+
+def unit_report_lines(unit: UnitSpec) -> list[str]:
+    """The 自评报告 of a generated unit, in the template's ten parts, stating the figures
+    of its tables as they should be (mistakes injected into the tables are not repeated)."""
+    executed = round(unit.basic + sum(p.total.executed for p in unit.projects), 2)
+    budget = round(unit.basic + sum(p.total.budget for p in unit.projects), 2)
+    projects = round(sum(p.total.executed for p in unit.projects), 2)
+    lines = [
+        "绩效自评报告", f"部门（单位）名称：{unit.unit}（盖章）", f"{unit.year + 1}年4月10日",
+        f"{unit.year}年度{unit.unit}整体支出", "绩效自评报告",
+        "一、部门（单位）基本情况",
+        f"{unit.unit}为{unit.department}下属事业单位，其中在职人员{unit.staff[1]}人。",
+        "二、一般公共预算支出情况",
+        f"（一）基本支出情况：基本支出{_wan(unit.basic)}。",
+        f"（二）项目支出情况：项目支出{_wan(projects)}。",
+        "三、政府性基金预算支出情况", "本年度无政府性基金预算支出。",
+        "四、国有资本经营预算支出情况", "本年度无国有资本经营预算支出。",
+        "五、社会保险基金预算支出情况", "本年度无社会保险基金预算支出。",
+        "六、资金使用及绩效情况", "（一）整体支出绩效情况",
+        f"{unit.year}年度预算安排金额{_wan(budget)}，实际资金额度{_wan(executed)}，预算资金执行率{executed / budget * 100:.2f}%。",
+        "（二）项目支出绩效情况",
+    ]
+    for i, p in enumerate(unit.projects, start=1):
+        lines += [f"（{i}）{p.name}", f"项目支出{_wan(p.total.executed)}，{p.goal[1]}。"]
+    lines += [
+        "七、存在的问题及原因分析", "部分绩效指标设置不够细化。",
+        "八、下一步改进措施", "进一步细化绩效目标，加强预算执行监控。",
+        "九、部门整体支出绩效自评结果拟应用和公开情况", "自评结果将在主管部门官网公开。",
+        "十、其他需要说明的情况", "无。",
+        f"附件：1. {unit.year}年度部门整体支出绩效评价基础数据表",
+        f"2. {unit.year}年度部门整体支出绩效自评表", f"3. {unit.year}年度项目支出绩效自评表",
+    ]
+    return lines
+
+
 # --- the shipped folder -----------------------------------------------------------------------
 
 BUREAU = "株洲市住房和城乡建设局"
@@ -555,16 +653,23 @@ _UNITS = [
 ]
 
 
-def build_samples(out: Path, seed_text: str) -> list[Path]:
+def build_samples(out: Path, seed_text: str, report_text: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [
         render(seed_canvases(seed_text), out / "01_株洲市保障性住房服务中心_原报.xlsx"),
         render(seed_canvases(seed_text, corrected=True), out / "02_株洲市保障性住房服务中心_更正.xlsx"),
     ]
+    if report_text is not None:
+        written += [
+            write_report_docx(seed_report_lines(report_text), out / "01_株洲市保障性住房服务中心_原报_自评报告.docx"),
+            write_report_docx(seed_report_lines(report_text, corrected=True), out / "02_株洲市保障性住房服务中心_更正_自评报告.docx"),
+        ]
     rng = random.Random(2023)
     for file, unit, n, mistakes, layout, _suffix in _UNITS:
         spec = make_unit(rng, unit, BUREAU, n, mistakes=mistakes)
         written.append(render(unit_canvases(spec, layout, rng), out / file))
+        if report_text is not None:
+            written.append(write_report_docx(unit_report_lines(spec), out / f"{Path(file).stem}_自评报告.docx"))
     return written
 
 
@@ -572,7 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "sample_workbooks")
     seed = (out / "seed_tables.txt").read_text(encoding="utf-8")
-    for path in build_samples(out, seed):
+    report = (out / "seed_report.txt").read_text(encoding="utf-8")
+    for path in build_samples(out, seed, report):
         print(path)
     return 0
 

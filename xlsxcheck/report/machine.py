@@ -37,9 +37,15 @@ def to_json(result: RunResult, lang: str = "zh") -> str:
             "unused_waivers": result.unused_waivers,
         },
         "files": file_summaries(result),
+        "reports": [dict(r.as_dict(), **_counts(result, r.file)) for r in result.reports],
         "findings": [f.as_dict(lang) for f in result.findings],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def _counts(result: RunResult, file: str) -> dict[str, int]:
+    c = result.counts(file)
+    return {"errors": c["error"], "warnings": c["warning"], "waived": c["waived"]}
 
 
 def to_csv(result: RunResult, lang: str = "zh") -> str:

@@ -30,6 +30,7 @@ UI = {
         "unused": "未使用的审核说明（不再对应任何问题）：", "summary": "汇总",
         "own": "已跳过 {n} 个 xlsxcheck 生成的汇总表或未修改的批注副本", "no": "序号",
         "by_errors": "各单位审核结果（按错误数排序）", "superseded": "已被更正",
+        "report_of": "自评报告，对照 {workbook}", "reports": "；自评报告 {n} 份",
     },
     "en": {
         "error": "error", "warning": "warning", "info": "info", "waived": "waived", "file": "File", "unit": "Unit",
@@ -39,6 +40,7 @@ UI = {
         "unused": "Unused waivers (they match no finding any more):", "summary": "Summary",
         "own": "skipped {n} rollups or unchanged annotated copies written by xlsxcheck", "no": "No.",
         "by_errors": "Units by number of errors", "superseded": "superseded",
+        "report_of": "report, against {workbook}", "reports": "; {n} reports",
     },
 }
 GRADES_EN = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
@@ -53,6 +55,11 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
         # the template it was checked as, where the workbook told it (or --profile forced it)
         profile = f"[{book.profile}]" if book.profile and book.profile_source != "default" else ""
         _file_block(console, book.file, f"{book.unit} {book.year or ''} {profile}".strip(), findings, ui, lang)
+    for report in result.reports:  # 自评报告: clean ones are listed too; one of a superseded filing goes with it (JSON lists it)
+        if report.superseded_by:
+            continue
+        title = ui["report_of"].format(workbook=Path(report.workbook).name) if report.workbook else ""
+        _file_block(console, report.file, title, by_file.pop(report.file, []), ui, lang)
     for file, findings in by_file.items():  # registry findings name the registry file
         _file_block(console, file, "", findings, ui, lang)
     _print(console, _summary_table(result, ui, lang, by_errors=False, width=console.width))
@@ -125,7 +132,8 @@ def _summary_table(result: RunResult, ui: dict, lang: str, by_errors: bool, widt
 
 def _totals(console: Console, result: RunResult, ui: dict) -> None:
     counts = result.counts()
-    console.print(ui["total"].format(files=len(result.books), **counts))
+    reports = ui["reports"].format(n=len(result.reports)) if result.reports else ""
+    console.print(ui["total"].format(files=len(result.books), **counts) + reports)
     own = len(result.discovery.own_outputs)
     if len(result.discovery.skipped) > own:
         console.print(ui["skipped"].format(n=len(result.discovery.skipped) - own), style="dim")

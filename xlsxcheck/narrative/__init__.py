@@ -1,0 +1,15 @@
+"""The written self-evaluation report (自评报告) checked against its own tables.
+
+    document.py    reading .docx (python-docx) and text PDFs (pdfplumber) into paragraphs
+    statements.py  the figures a report states, by the patterns of rules/checks_report.yaml
+    check.py       pairing reports with workbooks, comparing statements, structure checks
+    annotate.py    a .docx copy with a Word comment on each contradicting sentence
+
+
+The package's top level stays light (no pandas): the pipeline imports check.py only when a
+run has report files.
+"""
+
+from .document import ReportSummary, take_report_candidates
+
+__all__ = ["ReportSummary", "take_report_candidates"]
