@@ -10,6 +10,12 @@ then times on the same files:
   (c) `xlsxcheck rollup DIR -o FILE`;
 and prints workbooks per second, the ratios (b)/(a) and (c)/(a), and the peak memory
 (resident set of the whole process tree, sampled every 20 ms).
+
+    python benchmarks/bench.py --screen          # the zip/XML screening alone
+
+times, in this process, the screening that runs before calamine (reading._sniff) on the
+bytes of each of the first N workbooks, against calamine reading the same bytes, and on
+hostile inputs that once made it slow (the time must grow linearly with their size).
 """
 
 from __future__ import annotations
@@ -100,11 +106,60 @@ for p in sorted(pathlib.Path(sys.argv[1]).glob("*.xlsx")):
 """
 
 
+def _hostile_sheet(n: int) -> bytes:
+    """A workbook whose sheet holds n unclosed <c><f> elements (quadratic for a lazy regex)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(DATA / "all" / "unit00000.xlsx") as zin:
+        members = {i.filename: zin.read(i) for i in zin.infolist()}
+    sheet = next(k for k in members if k.startswith("xl/worksheets/"))
+    members[sheet] = members[sheet].replace(b"</sheetData>", b'<row r="900">' + b'<c r="A900"><f>1+1' * n + b"</row></sheetData>")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return buf.getvalue()
+
+
+def screen(n: int) -> None:
+    import io
+
+    import python_calamine as pc
+
+    from xlsxcheck.reading import _sniff
+
+    folder = corpus(n)
+    blobs = [p.read_bytes() for p in sorted(folder.iterdir())]
+    for _ in range(2):  # the second round is measured: caches and imports are warm
+        start = time.perf_counter()
+        for data in blobs:
+            _sniff(data, ".xlsx", "x.xlsx")
+        screen_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for data in blobs:
+            book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+            for name in book.sheet_names:
+                book.get_sheet_by_name(name).to_python()
+        read_s = time.perf_counter() - start
+    print(f"screening {n} workbooks: {screen_s / n * 1000:.3f} ms a workbook; calamine {read_s / n * 1000:.3f} ms"
+          f" ({screen_s / read_s:.2f}x calamine)")
+    for k in (5000, 10000, 20000):
+        data = _hostile_sheet(k)
+        start = time.perf_counter()
+        _sniff(data, ".xlsx", "x.xlsx")
+        print(f"screening {k} unclosed <c><f>: {time.perf_counter() - start:.3f} s", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--screen", action="store_true", help="time the screening alone (N = the first size)")
     args = ap.parse_args()
+    if args.screen:
+        screen(args.sizes[0])
+        return 0
     print(f"{'N':>6} {'jobs':>4} {'step':<8} {'seconds':>8} {'wb/s':>8} {'ratio':>6} {'peak MiB':>9}")
     for n in args.sizes:
         folder = corpus(n)
