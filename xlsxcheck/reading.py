@@ -89,8 +89,10 @@ class Grid:
         self._span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
         for (mr0, mc0), (mr1, mc1) in merged or ():
             # Only the part inside the used area matters; a merge over a whole column must
-            # not expand into a million entries.
-            mr1, mc1 = min(mr1, self.n_rows), min(mc1, self.n_cols)
+            # not expand into a million entries, and one below or right of it is no merge.
+            if mr0 >= self.n_rows or mc0 >= self.n_cols:
+                continue
+            mr1, mc1 = min(mr1, self.n_rows - 1), min(mc1, self.n_cols - 1)
             self._span[(mr0, mc0)] = (mr0, mc0, mr1, mc1)
             for r in range(mr0, mr1 + 1):
                 for c in range(mc0, mc1 + 1):
@@ -189,12 +191,27 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     return found
 
 
-_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
-# Any row or cell reference beyond row 9999 or right of column Z. Without one the extent is
-# at most 26 x 9999 cells, so the exact (slower) count is only needed when this matches.
-_FAR_REF = re.compile(rb'r="(?:[A-Z]{0,3}[0-9]{5,}|[A-Z]{2,3}[0-9]+)"')
+# Before calamine sees a sheet, its extent is bounded: calamine allocates rows x columns at once,
+# and places a cell without an r= reference after the previous one (a row without r= after the
+# previous row), so references alone do not tell the extent. Every pattern here is linear in the
+# size of the part, also on crafted input: no unbounded lazy match, no backtracking over a body.
+#
+# Any reference other than a plain one within A1:Z9999 (beyond it, lower case, spaces, …).
+# Without one, and with every row and cell carrying its reference, the extent is at most
+# 26 x 9999 cells, so the exact (slower) walk is only needed when this matches or some
+# reference is missing.
+_ODD_REF = re.compile(rb'r="(?![A-Z]?[0-9]{1,4}")')
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row)[\s/>]")  # <x:c …>: counted only by the walk
+# A row or cell start tag: element, then attributes (quoted values may hold '>'), then the end.
+_TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*+)\s*/?>""")
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REF = re.compile(rb"\s*([A-Za-z]*)([0-9]*)\s*")
 _HAS_VALUE = re.compile(rb"<v>[^<]")  # openpyxl writes <v></v> or <v /> for "no result"
-_CELL_ELEM = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+# A cell with its body; the body stops at the next cell, so an unclosed <c> costs its own length.
+_CELL_ELEM = re.compile(rb'<c\b[^<>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^<>]*(?:/>|>((?:[^<]++|<(?!/?c[\s/>]))*+)</c>)')
+# The shared-string table's declared size: calamine reserves that many entries up front.
+_SST_TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?sst\b((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*+)""")
+_UNIQUE_COUNT = re.compile(rb"""\suniqueCount\s*=\s*["']\s*([0-9]+)""")
 _PARSED_PARTS = ("xl/workbook.xml", "xl/sharedStrings.xml", "xl/styles.xml")
 _SHEET_TYPES = ("/worksheet", "/chartsheet", "/dialogsheet", "/macrosheet")
 
@@ -214,21 +231,51 @@ class SheetScan:
 
 def _col_index(letters: bytes) -> int:
     n = 0
-    for ch in letters:
+    for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
 
 
+def _all_referenced(data: bytes) -> bool:
+    """Every row and cell start tag carries r= first (as Excel, WPS and every library write
+    them): counted at C speed, so the usual sheet needs no walk."""
+    if _PREFIXED.search(data):
+        return False
+    cells = sum(data.count(b"<c" + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
+    rows = sum(data.count(b"<row" + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
+    return cells == data.count(b'<c r="') and rows == data.count(b'<row r="')
+
+
+def _extent(data: bytes) -> int:
+    """Rows x columns of the area calamine would allocate, placing cells as it does: by their
+    reference, or (without one) after the previous cell of the row, rows after the previous row."""
+    row, col = -1, -1
+    top = left = 1 << 30
+    bottom = right = -1
+    for m in _TAG.finditer(data):
+        ref = None
+        if m.group(2):
+            for attr in _ATTR.finditer(m.group(2)):
+                if attr.group(1) == b"r":
+                    ref = _REF.fullmatch(attr.group(2) if attr.group(2) is not None else attr.group(3))
+                    break
+        if m.group(1) == b"row":
+            row = int(ref.group(2)) - 1 if ref and ref.group(2) else row + 1
+            col = -1
+            continue
+        if ref and ref.group(1) and ref.group(2):
+            col, row_of_cell = _col_index(ref.group(1)) - 1, int(ref.group(2)) - 1
+        else:
+            col, row_of_cell = col + 1, max(row, 0)
+        top, bottom = min(top, row_of_cell), max(bottom, row_of_cell)
+        left, right = min(left, col), max(right, col)
+    return 0 if bottom < 0 else (bottom - top + 1) * (right - left + 1)
+
+
 def _scan_sheet(data: bytes) -> SheetScan:
     scan = SheetScan()
-    if _FAR_REF.search(data):
-        refs = _CELL_REF.findall(data)
-        if refs:
-            # Distinct letters and row numbers are few; compare those, not every cell.
-            letters, digits = (set(part) for part in zip(*refs))
-            rows = [int(r) for r in digits]
-            cols = [_col_index(c) for c in letters]
-            scan.cells = (max(rows) - min(rows) + 1) * (max(cols) - min(cols) + 1)
+    if _ODD_REF.search(data) or not _all_referenced(data):
+        scan.cells = _extent(data)
     if b"<f" in data:
         for ref, body in _CELL_ELEM.findall(data):
             if body and b"<f" in body and not _HAS_VALUE.search(body):
@@ -276,12 +323,18 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
                 return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
-            for part in _PARSED_PARTS:  # what calamine parses besides the sheets
+            rels = _relationships(zf) if "xl/_rels/workbook.xml.rels" in by_name else []
+            strings = {part for _, kind, part in rels if kind.endswith("/sharedStrings")} | {"xl/sharedStrings.xml"}
+            for part in sorted(set(_PARSED_PARTS) | strings):  # what calamine parses besides the sheets
                 if part in by_name:
                     with zf.open(by_name[part]) as fh:
-                        if _has_dtd(fh.read(4096)):
-                            return make_finding("R010", file, part=part), {}
-            rels = _relationships(zf) if "xl/_rels/workbook.xml.rels" in by_name else []
+                        head = fh.read(1 << 16)
+                    if _has_dtd(head[:4096]):
+                        return make_finding("R010", file, part=part), {}
+                    declared = _declared_strings(head) if part in strings else 0
+                    if declared > by_name[part].file_size:  # each entry takes bytes of the part
+                        reason = f"{part} 声明 {declared} 个字符串，超出其内容 / declares more strings than it holds"
+                        return make_finding("R001", file, reason=reason), {}
             # Every sheet relationship, wherever it points: a crafted file need not keep its
             # sheets in xl/worksheets/, and calamine loads them from where they are.
             sheets = sorted({part for _, kind, part in rels if kind.endswith(_SHEET_TYPES)})
@@ -295,15 +348,20 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
                 scan = _scan_sheet(xml)
                 if scan.notable:
                     notable[part] = scan
-            if notable:  # names are needed only to report
-                names = {part: name for name, part in _sheet_parts(zf, rels).items()}
-                return None, {names[part]: scan for part, scan in notable.items() if part in names}
+            if notable:  # names are needed only to report; one part may be listed under several
+                return None, {name: notable[part] for name, part in _sheet_parts(zf, rels).items() if part in notable}
             return None, {}
     except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
         reason = "zip 文件已损坏或不完整 / corrupt or truncated zip" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else f"{type(exc).__name__}: {exc}"
         return make_finding("R001", file, reason=reason), {}
     except Exception as exc:  # defusedxml refuses entities and external references
         return make_finding("R010", file, part=f"xl/workbook.xml ({type(exc).__name__})"), {}
+
+
+def _declared_strings(head: bytes) -> int:
+    tag = _SST_TAG.search(head)
+    count = _UNIQUE_COUNT.search(tag.group(1)) if tag else None
+    return int(count.group(1)) if count else 0
 
 
 def _has_dtd(head: bytes) -> bool:
@@ -341,7 +399,7 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
             return [], [make_finding("R009", file, size=f"{size / 1024 / 1024:.0f} MiB")]
         data = path.read_bytes()  # read once: the screening and calamine see the same bytes
     except OSError as exc:
-        return [], [make_finding("R001", file, reason=str(exc))]
+        return [], [make_finding("R001", file, reason=exc.strerror or type(exc).__name__)]  # str(exc) repeats the path
     problem, scans = _sniff(data, path.suffix.lower(), file)
     if problem is not None:
         return [], [problem]
@@ -365,10 +423,27 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
                 findings.append(make_finding("R008", file, name, shown[0] if len(shown) == 1 else None, cells=cells))
             sheet = book.get_sheet_by_name(name)
             rows = sheet.to_python()
+            start = sheet.start or (0, 0)
             merged = sheet.merged_cell_ranges or ()
-            grids.append(Grid(name, rows, sheet.start or (0, 0), merged))
+            covered = _merged_area(merged, start[0] + len(rows), start[1] + max(map(len, rows), default=0))
+            if covered > MAX_CELLS:  # overlapping merges: each would be resolved cell by cell
+                findings.append(make_finding("R011", file, name, None, cells=f"{covered:,}"))
+                continue
+            grids.append(Grid(name, rows, start, merged))
     except pc.PasswordError:
         return [], [make_finding("R002", file)]
     except Exception as exc:  # calamine raises its own errors and plain ones for broken parts
         return [], [make_finding("R001", file, reason=f"{type(exc).__name__}: {exc}"[:200])]
+    except BaseException as exc:  # a Rust panic (pyo3's PanicException) is no Exception
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return [], [make_finding("R015", file, reason=f"{type(exc).__name__}: {exc}"[:200])]
     return grids, findings
+
+
+def _merged_area(merged, n_rows: int, n_cols: int) -> int:
+    """Cells the merges cover inside the used area, counted with overlaps (as Grid resolves them)."""
+    total = 0
+    for (r0, c0), (r1, c1) in merged:
+        total += max(0, min(r1, n_rows - 1) - r0 + 1) * max(0, min(c1, n_cols - 1) - c0 + 1)
+    return total
