@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import multiprocessing
 import os
+import signal
+import time
 import traceback
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .catalog import make_finding
 from .model import BookSummary, Finding, Workbook
 from .reading import Discovery, discover
+from .textsafety import printable
 
 __all__ = ["Options", "RunResult", "run", "display_name", "extract_safely", "check_chunk", "select_findings"]
 
@@ -34,6 +38,7 @@ class Options:
     rollup_rows: bool = False  # keep every indicator row and the base data (for the rollup workbook)
     require: tuple[str, ...] = ()  # table kinds every filing must hold (else the profile's; by default none)
     supersede: tuple[str, ...] = ("date", "mtime", "mark")  # how the latest of a unit's filings is told (duplicate_filing.py)
+    timeout: float = 30.0  # seconds a file may take to read and extract before it is stopped (R018)
 
 
 @dataclass
@@ -69,8 +74,10 @@ class RunResult:
 
 
 def display_name(path: Path) -> str:
+    """The file as reports name it: relative to the current folder when inside it, with any
+    byte of a non-UTF-8 name shown as \\xNN (the path itself still opens the file)."""
     rel = os.path.relpath(path)
-    return rel if not rel.startswith("..") else str(path)
+    return printable(rel if not rel.startswith("..") else str(path))
 
 
 def display_names(files: list[Path], args: Iterable[str]) -> list[str]:
@@ -81,40 +88,51 @@ def display_names(files: list[Path], args: Iterable[str]) -> list[str]:
     names = []
     for p in files:
         base = next((f for f in folders if p.is_relative_to(f)), None)
-        names.append(p.relative_to(base).as_posix() if base is not None else p.name)
+        names.append(printable(p.relative_to(base).as_posix() if base is not None else p.name))
     counts = Counter(names)
     return [n if counts[n] == 1 else display_name(p) for n, p in zip(names, files)]
 
 
 def extract_safely(args: tuple[str, str]) -> Workbook:
-    """Worker entry: a workbook, never an exception (an internal error becomes R099)."""
+    """A workbook, never an exception: an internal error becomes R099, a panic of native
+    code (pyo3's PanicException is a BaseException) R017."""
     from .extract import extract_workbook
 
     path, file = args
     try:
         return extract_workbook(path, file)
     except Exception as exc:  # a defect of ours must not stop the batch
-        book = Workbook(path=path, file=file, unit=Path(path).stem, readable=False)
-        book.findings.append(_internal_error(file, exc))
-        return book
+        return _failed(path, file, _internal_error(file, exc))
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return _failed(path, file, make_finding("R017", file, reason=f"{type(exc).__name__}: {exc}"[:200]))
 
 
-def check_chunk(args: tuple[list[tuple[str, str]], Options, object]) -> list[tuple[BookSummary, list[Finding]]]:
+def _failed(path: str, file: str, finding: Finding) -> Workbook:
+    book = Workbook(path=path, file=file, unit=printable(Path(path).stem), readable=False)
+    book.findings.append(finding)
+    return book
+
+
+def check_chunk(args: tuple[list[tuple[str, str]], Options, object], on_file: Callable[[int], None] | None = None
+                ) -> list[tuple[BookSummary, list[Finding]]]:
     """Worker entry: read, extract and check a chunk of workbooks; send back only each
-    workbook's summary and findings. Checks run once over the chunk's frames."""
+    workbook's summary and findings. Checks run once over the chunk's frames. ``on_file(i)``
+    is told before the i-th file is read, and with len(chunk) before the checks run."""
     jobs, options, registry = args
     # The chunk's records hold no reference cycles; the cyclic collector would only rescan
     # them again and again (a third of the extraction time), so it waits until the chunk is done.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_books(jobs, options, registry)
+        return _check_books(jobs, options, registry, on_file)
     finally:
         if collecting:
             gc.enable()
 
 
-def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> list[tuple[BookSummary, list[Finding]]]:
+def _check_books(jobs: list[tuple[str, str]], options: Options, registry, on_file) -> list[tuple[BookSummary, list[Finding]]]:
     from .batch import build_batch
     from .checks import Context, runners
     from .profiles import detect_profile, load_profiles
@@ -122,7 +140,15 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry) -> lis
     from .extract import use_rules_dir
 
     use_rules_dir(options.rules_dir)
-    books = [extract_safely(job) for job in jobs]
+    books = []
+    for i, job in enumerate(jobs):
+        if on_file:
+            on_file(i)
+        book = extract_safely(job)
+        book.unit = printable(book.unit)  # a unit named after its file: the name may hold any bytes
+        books.append(book)
+    if on_file:
+        on_file(len(jobs))
     profiles = load_profiles(options.rules_dir)
     found: dict[str, list[Finding]] = {b.file: list(b.findings) for b in books}
     chosen = []
@@ -195,24 +221,147 @@ def _chunks(jobs: list, workers: int) -> list[list]:
     return out
 
 
+_READY = -1
+
+
+def _worker(conn, options: Options, registry) -> None:
+    """A worker process: checks the chunks it is sent and tells, before each file, which one
+    it is on, so that the parent knows the culprit when it dies or runs over its time."""
+    from . import batch, checks, extract, profiles  # noqa: F401  start-up is not a file's time
+
+    _ignore_interrupt()
+    profiles.load_profiles(options.rules_dir)
+    conn.send(_READY)
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        conn.send(check_chunk((chunk, options, registry), on_file=conn.send))
+
+
+_START_BUDGET = 120.0  # seconds a fresh worker may take to import its libraries
+
+
+class _Slot:
+    """One worker process as the parent sees it: its chunk, and the file it is on since when."""
+
+    def __init__(self, context, options: Options, registry) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child, options, registry), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.chunk: list | None = None
+        self.index = 0  # the file it is on; len(chunk) while it checks the chunk
+        self.since = time.monotonic()
+
+    def give(self, chunk: list) -> None:
+        self.conn.send(chunk)
+        self.chunk, self.index = chunk, 0
+        if self.ready:
+            self.since = time.monotonic()
+
+    def deadline(self, timeout: float) -> float:
+        return self.since + (timeout if self.ready else _START_BUDGET)
+
+    def receive(self) -> list | None:
+        """Take in what the worker said; its results once the chunk is done. EOFError: it died."""
+        while self.conn.poll():
+            message = self.conn.recv()
+            if message == _READY:
+                self.ready, self.since = True, time.monotonic()
+            elif isinstance(message, int):
+                self.index, self.since = message, time.monotonic()
+            else:
+                return message
+        return None
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
 def _check_all(jobs, options: Options, registry, workers: int, progress) -> list[tuple[BookSummary, list[Finding]]]:
-    tasks = [(chunk, options, registry) for chunk in _chunks(jobs, workers)]
-    out: list[tuple[BookSummary, list[Finding]]] = []
-    if workers <= 1 or len(tasks) < 2:
-        results = map(check_chunk, tasks)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
-        results = pool.map(check_chunk, tasks)
+    """Check every file in worker processes. A file whose worker dies (a native abort, out of
+    memory) or runs over ``options.timeout`` costs only that file (R017, R018); the rest of
+    its chunk goes to a fresh worker. A worker that dies while checking a whole chunk has the
+    chunk's files re-run one by one, so that the culprit is found."""
+    context = multiprocessing.get_context()
+    todo = deque(_chunks(jobs, workers))
+    done: dict[tuple[str, str], tuple[BookSummary, list[Finding]]] = {}
+    slots: list[_Slot] = []
+    failed_starts = 0
     try:
-        for part in results:
-            out.extend(part)
-            if progress:
-                progress(len(part))
+        while todo or any(s.chunk is not None for s in slots):
+            for slot in slots:
+                if slot.chunk is None and todo:
+                    slot.give(todo.popleft())
+            while todo and len(slots) < workers:
+                slots.append(_Slot(context, options, registry))
+                slots[-1].give(todo.popleft())
+            busy = [s for s in slots if s.chunk is not None]
+            soonest = min(s.deadline(options.timeout) for s in busy)
+            wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=max(0.0, soonest - time.monotonic()))
+            for slot in busy:
+                try:
+                    results = slot.receive()
+                    dead = not slot.process.is_alive()
+                except (EOFError, OSError):
+                    results, dead = None, True
+                if results is not None:
+                    done.update(zip(slot.chunk, results))
+                    if progress:
+                        progress(len(results))
+                    slot.chunk = None
+                    continue
+                if not dead and time.monotonic() <= slot.deadline(options.timeout):
+                    continue
+                slot.stop()
+                slots.remove(slot)
+                chunk, i = slot.chunk, slot.index
+                if not slot.ready:  # the worker itself failed to start: no file is to blame
+                    failed_starts += 1
+                    if failed_starts > 3:
+                        raise RuntimeError(f"worker processes fail to start (exit code {slot.process.exitcode})")
+                    todo.appendleft(chunk)
+                elif i >= len(chunk) and len(chunk) > 1:  # while checking the chunk: each file alone
+                    todo.extend([job] for job in chunk)
+                else:
+                    culprit = chunk[min(i, len(chunk) - 1)]
+                    rest = chunk[:i] + chunk[i + 1:]
+                    if rest:
+                        todo.appendleft(rest)
+                    finding = make_finding("R017", culprit[1], reason=_death(slot.process.exitcode)) if dead else \
+                        make_finding("R018", culprit[1], seconds=f"{options.timeout:g}")
+                    book = _failed(culprit[0], culprit[1], finding)
+                    done[culprit] = (book.summarize(options.rollup_rows), list(book.findings))
+                    if progress:
+                        progress(1)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)  # on Ctrl-C, chunks not yet started are dropped
-    return out
+        for slot in slots:
+            if slot.chunk is None:  # idle: let it end on its own
+                try:
+                    slot.conn.send(None)
+                    slot.process.join(timeout=5)
+                except OSError:
+                    pass
+            slot.stop()
+    return [done[job] for job in jobs]
+
+
+def _death(exitcode: int | None) -> str:
+    """How a worker ended, in words: "SIGABRT" (a native abort), "SIGKILL" (out of memory)…"""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"工作进程被信号 {signal.Signals(-exitcode).name} 终止 / worker killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            pass
+    return f"工作进程异常退出，退出码 {exitcode} / worker exited with code {exitcode}"
 
 
 def _ignore_interrupt() -> None:

@@ -437,7 +437,7 @@ def read_grids(path: Path, file: str) -> tuple[list[Grid], list[Finding]]:
     except BaseException as exc:  # a Rust panic (pyo3's PanicException) is no Exception
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return [], [make_finding("R015", file, reason=f"{type(exc).__name__}: {exc}"[:200])]
+        return [], [make_finding("R017", file, reason=f"{type(exc).__name__}: {exc}"[:200])]
     return grids, findings
 
 
