@@ -30,6 +30,67 @@ def _replace_member(src: Path, dst: Path, name: str, transform) -> None:
             zout.writestr(info, transform(data) if info.filename == name else data)
 
 
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _workbook(path: Path, sheets: dict[str, str], names: list[tuple[str, str]] | None = None,
+              shared: str | None = None) -> None:
+    """A minimal .xlsx written by hand: sheet parts (part name -> sheetData and what follows),
+    the sheet list (name, part; one part may be listed twice), optionally shared strings."""
+    names = names or [(f"Sheet{i + 1}", part) for i, part in enumerate(sheets)]
+    rels = "".join(f'<Relationship Id="rId{i + 1}" Type="{_REL}/worksheet" Target="worksheets/{part}"/>'
+                   for i, (_, part) in enumerate(names))
+    listed = "".join(f'<sheet name="{name}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, (name, _) in enumerate(names))
+    members = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                               '<Default Extension="xml" ContentType="application/xml"/>'
+                               '<Override PartName="/xl/workbook.xml" ContentType="application/'
+                               'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+        "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                       f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{listed}</sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                                      f"{rels}</Relationships>",
+    }
+    if shared is not None:
+        members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
+            "</Relationships>", f'<Relationship Id="rIdS" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+        members["xl/sharedStrings.xml"] = shared
+    for part, body in sheets.items():
+        members[f"xl/worksheets/{part}"] = f'<worksheet xmlns="{_MAIN}">{body}</worksheet>'
+    _zip(path, {k: v.encode() for k, v in members.items()})
+
+
+def hostile_files(out: Path) -> dict[str, str]:
+    """The files of issue 13 that once aborted, panicked or stalled the reader, each with the
+    finding the screening must give before calamine sees it."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
+    for name, count in (("共享字符串过多.xlsx", "100000000000"), ("共享字符串溢出.xlsx", "18446744073709551615")):
+        # calamine reserves uniqueCount entries: 2.4 TB (abort) or more than exists (panic)
+        sst = f'<sst xmlns="{_MAIN}" count="1" uniqueCount="{count}"><si><t>表格</t></si></sst>'
+        _workbook(out / name, {"sheet1.xml": table}, shared=sst)
+    # Cells and rows without r= are placed after the previous ones: out to XFD1048576.
+    far = '<sheetData><row><c t="inlineStr"><is><t>表格</t></is></c></row><row r="1048576"><c r="XFC1048576"/><c><v>1</v></c></row></sheetData>'
+    _workbook(out / "无引用单元格.xlsx", {"sheet1.xml": far})
+    wide = '<sheetData><row>' + "<c/>" * 16383 + '<c><v>1</v></c></row><row r="1048576"><c><v>1</v></c></row></sheetData>'
+    _workbook(out / "按位置排列.xlsx", {"sheet1.xml": wide})
+    # One far-reaching part listed under two sheet names: both must be skipped.
+    huge = '<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    _workbook(out / "一表两名.xlsx", {"sheet1.xml": huge}, names=[("甲", "sheet1.xml"), ("乙", "sheet1.xml")])
+    # 20000 unclosed <c><f>: a lazy regex made the screening quadratic (minutes).
+    unclosed = '<sheetData><row r="1">' + "".join(f'<c r="A{i + 1}"><f>{i}*{i * 7919 % 10007}' for i in range(20000)) + "</row></sheetData>"
+    _workbook(out / "未闭合公式.xlsx", {"sheet1.xml": unclosed})
+    # 300 overlapping merges over a 1000 x 1000 area: each was resolved cell by cell (minutes).
+    merges = "".join(f'<mergeCell ref="A{i + 1}:ALL1000"/>' for i in range(300))
+    body = ('<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>表格</t></is></c></row>'
+            f'<row r="1000"><c r="ALL1000"><v>1</v></c></row></sheetData><mergeCells count="300">{merges}</mergeCells>')
+    _workbook(out / "重叠合并.xlsx", {"sheet1.xml": body})
+    return {"共享字符串过多.xlsx": "R001", "共享字符串溢出.xlsx": "R001", "无引用单元格.xlsx": "R011", "按位置排列.xlsx": "R011",
+            "一表两名.xlsx": "R011", "未闭合公式.xlsx": "R001", "重叠合并.xlsx": "R011"}
+
+
 def build_corpus(out: Path) -> dict[str, str]:
     """Write the corpus; return file name -> the code its check must report."""
     out.mkdir(parents=True, exist_ok=True)
@@ -117,6 +178,7 @@ def build_corpus(out: Path) -> dict[str, str]:
         table[:] = [IndicatorSpec(k, "二级", f"{k}指标", "≥1个", "1个", w, w) for k, w in weights.items()]
     render(unit_canvases(odd, Layout()), out / "未知模板.xlsx")
     expect["未知模板.xlsx"] = "R013"
+    expect.update(hostile_files(out))
     return expect
 
 

@@ -22,9 +22,15 @@ LANGS = click.Choice(["zh", "en"])
 
 
 class CliError(click.ClickException):
-    """A problem with the run itself (not with a workbook): exit code 2."""
+    """A problem with the run itself (not with a workbook): exit code 2. Its message may
+    name a path of any bytes and is shown with control characters and such bytes escaped."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        from .textsafety import for_terminal
+
+        super().__init__(for_terminal(message))
 
 
 def _codes(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -76,10 +82,11 @@ def _writable_folder(folder: Path, lang: str, what: tuple[str, str]) -> None:
                             f"cannot write the {what[1]} in {folder} ({_os_reason(exc, lang)})")) from exc
 
 
-def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang):
+def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, timeout):
     """Options from the config file, overridden by what was given on the command line."""
-    from .config import ConfigError, find_config, load_config
+    from .config import ConfigError, find_config, inside_checked_folders, load_config
     from .pipeline import Options
+    from .textsafety import for_terminal
 
     cfg: dict = {}
     cfg_path = Path(config) if config else find_config(Path(paths[0]) if paths else Path.cwd())
@@ -88,6 +95,12 @@ def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir,
             cfg = load_config(cfg_path)
         except ConfigError as exc:
             raise CliError(str(exc)) from exc
+    # A config found (not given) inside a folder being checked may have come with the filings.
+    smuggled = bool(cfg_path and not config and inside_checked_folders(cfg_path, paths))
+    if smuggled:
+        click.secho(f"警告：使用了被审核文件夹内的配置文件 {for_terminal(str(cfg_path))}，其设置（如 ignore、select、severity）"
+                    "会改变审核结果；如非本意，请删除它或用 --config 指定配置文件 / warning: the configuration file comes from "
+                    "inside a folder being checked", err=True, fg="red", bold=True)
     opts = Options(
         profile=profile or cfg.get("profile"),
         rules_dir=rules_dir or cfg.get("rules_dir"),
@@ -98,6 +111,9 @@ def _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir,
         registry=registry or cfg.get("registry"),
         waivers=waivers or cfg.get("waivers"),
         require=tuple(cfg.get("require", ())),
+        timeout=timeout or float(cfg.get("timeout", 30)),
+        config=str(cfg_path.resolve()) if cfg_path else None,
+        config_in_inputs=smuggled,
     )
     if "supersede" in cfg:
         from .checks.duplicate_filing import CRITERIA
@@ -171,6 +187,8 @@ def _common(fn):
         click.option("--waivers", type=click.Path(dir_okay=False), help="审核说明 CSV/xlsx：单位, 规则, 字段, 说明 / accepted warnings."),
         click.option("--rules-dir", type=click.Path(file_okay=False), help="其他模板目录（*.yaml） / extra template profiles."),
         click.option("--config", type=click.Path(dir_okay=False), help="配置文件，默认向上查找 xlsxcheck.toml / config file."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="每个文件的审核时限（秒），默认 30 / time budget per file in seconds (default 30)."),
         click.option("--strict", is_flag=True, default=False, help="有警告也返回 1 / warnings fail the run too."),
         click.option("--lang", type=LANGS, default=None, help="信息语言，默认中文 / message language."),
         click.option("--quiet", "-q", is_flag=True, help="不显示进度条 / no progress bar."),
@@ -204,10 +222,10 @@ def cli() -> None:
 @click.option("--annotate-clean", is_flag=True, help="未发现问题的文件也生成副本 / a copy of clean workbooks too.")
 @click.option("--summary", "summary_only", is_flag=True, help="只列出各单位（按错误数排序） / only the units, most errors first.")
 @click.option("--color/--no-color", default=None, help="强制开/关颜色 / force color on or off.")
-def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, fmt, output, annotate,
-          annotate_clean, summary_only, color):
+def check(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, timeout, strict, lang, quiet, fmt, output,
+          annotate, annotate_clean, summary_only, color):
     """审核自评表（文件、文件夹或通配符）并列出全部问题；同目录的自评报告（.docx/.pdf）与其自评表核对 / check workbooks (and the reports beside them) and report every finding."""
-    opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
+    opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, timeout)
     if output:
         _writable_folder(Path(output).absolute().parent, lang, ("报告", "report"))
     if annotate:
@@ -279,7 +297,7 @@ def _write_report(result, fmt: str, output: str | None, lang: str, color: bool |
             sys.stdout.write(text)
             return
     try:
-        refuse_inputs(Path(output), [b.path for b in result.books])
+        refuse_inputs(Path(output), result.inputs)
         with atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
     except OutputError as exc:
@@ -302,12 +320,14 @@ def _exit_code(result, strict: bool) -> int:
 @_common
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="汇总工作簿 .xlsx / the rollup workbook to write.")
 @click.option("--exclude-errors", is_flag=True, help="有错误的单位不计入合计（仍列出） / leave units with errors out of totals.")
-def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, quiet, output, exclude_errors):
+def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, timeout, strict, lang, quiet, output,
+           exclude_errors):
     """把各单位自评表汇总为一个工作簿 / merge every unit's workbook into one summary workbook."""
-    from .output import OutputError
+    from .output import OutputError, refuse_inputs
     from .rollup import write_rollup
+    from .textsafety import for_terminal
 
-    opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang)
+    opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, timeout)
     if not output.lower().endswith(".xlsx"):
         raise CliError("汇总文件须为 .xlsx / the rollup must be an .xlsx file")
     opts.rollup_rows = True
@@ -316,13 +336,14 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
     if not result.books:
         raise _nothing_found(result, paths, lang)
     try:
+        refuse_inputs(Path(output), result.inputs)  # the registry, waivers and config are inputs too
         summary = write_rollup(result, output, lang=lang, exclude_errors=exclude_errors)
     except OutputError as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:  # named by the target, not by the temporary file beside it
         raise CliError(_say(lang, f"汇总表无法写入：{output}（{_os_reason(exc, lang)}）",
                             f"cannot write the rollup {output} ({_os_reason(exc, lang)})")) from exc
-    click.echo(summary, err=True)
+    click.echo(for_terminal(summary), err=True)
     sys.exit(_exit_code(result, strict))
 
 
@@ -377,7 +398,9 @@ def main() -> None:
     except Exception as exc:  # a defect of ours: say so briefly, with the way to learn more
         if os.environ.get("XLSXCHECK_DEBUG"):
             raise
-        click.echo(f"xlsxcheck 内部错误 / internal error: {type(exc).__name__}: {exc}\n"
+        from .textsafety import for_terminal
+
+        click.echo(f"xlsxcheck 内部错误 / internal error: {type(exc).__name__}: {for_terminal(str(exc))}\n"
                    "请设置 XLSXCHECK_DEBUG=1 重新运行并报告 / rerun with XLSXCHECK_DEBUG=1 and report it", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -10,6 +10,7 @@ from the checked folder. Command-line options win over the file.
     waivers = "审核说明.csv"
     rules_dir = "my_profiles"
     supersede = ["date", "mtime", "mark"]  # how the latest of a unit's filings is told; [] = never
+    timeout = 30                   # seconds a file may take before it is stopped (R018)
     [severity]
     I301 = "info"
 """
@@ -22,9 +23,9 @@ from typing import Any
 
 from .model import SEVERITIES
 
-__all__ = ["find_config", "load_config", "ConfigError", "KEYS"]
+__all__ = ["find_config", "load_config", "inside_checked_folders", "ConfigError", "KEYS"]
 
-KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs", "require", "supersede"}
+KEYS = {"profile", "select", "ignore", "strict", "lang", "registry", "waivers", "rules_dir", "severity", "jobs", "require", "supersede", "timeout"}
 TABLE_KINDS = ("base", "overall", "project")
 _PATH_KEYS = ("registry", "waivers", "rules_dir")
 
@@ -49,6 +50,17 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def inside_checked_folders(config: Path, paths) -> bool:
+    """A config file found in (or below) a folder being checked may have arrived with the
+    filings: its ignore/select/severity would change what is reported. Said loudly."""
+    where = config.resolve().parent
+    for p in paths:
+        folder = Path(p)
+        if folder.is_dir() and (where == folder.resolve() or folder.resolve() in where.parents):
+            return True
+    return False
+
+
 def load_config(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -68,6 +80,9 @@ def load_config(path: Path) -> dict[str, Any]:
     wrong = [k for k in data.get("require", []) if k not in TABLE_KINDS]
     if wrong:
         raise ConfigError(f"{path}: require 只能是 / must be among {', '.join(TABLE_KINDS)}, not {', '.join(map(str, wrong))}")
+    timeout = data.get("timeout", 30)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigError(f"{path}: timeout must be a number of seconds above 0, not {timeout!r}")
     for code, sev in data.get("severity", {}).items():
         if sev not in SEVERITIES:
             raise ConfigError(f"{path}: severity of {code} must be one of {', '.join(SEVERITIES)}, not {sev!r}")

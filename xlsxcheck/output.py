@@ -1,11 +1,14 @@
 """Writing outputs safely: to a temporary file beside the target, then renamed into place,
-so that a failure leaves no half-written file and an earlier output intact; and never
-over one of the inputs."""
+so that a failure leaves no half-written file and an earlier output intact; never over one
+of the inputs (workbooks, registry, waivers, configuration). A device or FIFO (``-o
+/dev/stdout``, ``/dev/null``) is written directly, never replaced by a regular file; other
+targets that are not regular files are refused."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,8 +23,16 @@ class OutputError(Exception):
 def refuse_inputs(target: Path, inputs: Iterable[str | Path]) -> None:
     resolved = target.resolve()
     for p in inputs:
-        if Path(p).resolve() == resolved:
+        if Path(p).resolve() == resolved or _same_file(Path(p), target):
             raise OutputError(f"拒绝覆盖输入文件 / refusing to overwrite an input: {target}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """A hard link to an input is that input too."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _umask() -> int:
@@ -34,6 +45,18 @@ def _umask() -> int:
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target`` in one rename."""
     target = Path(target)
+    try:
+        mode = target.stat().st_mode  # through a symlink: the file it points to is written
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"无法写入 / cannot write {target}: {exc.strerror}") from exc
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        yield target  # a stream: nothing to replace, nothing half-written to keep
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"拒绝写入：不是普通文件 / refusing to write over something that is not a regular file: {target}")
+    target = target.resolve()  # a symlink stays a symlink; the file it points to is replaced
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".tmp", dir=target.parent)
     os.close(fd)

@@ -39,6 +39,8 @@ class Options:
     require: tuple[str, ...] = ()  # table kinds every filing must hold (else the profile's; by default none)
     supersede: tuple[str, ...] = ("date", "mtime", "mark")  # how the latest of a unit's filings is told (duplicate_filing.py)
     timeout: float = 30.0  # seconds a file may take to read and extract before it is stopped (R018)
+    config: str | None = None  # the configuration file these options came from, named in every report
+    config_in_inputs: bool = False  # it lies inside a folder being checked (reports warn loudly)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class RunResult:
     registry: object | None = None
     rollup_rows: bool = False  # the books hold their indicator rows and base data
     reports: list = field(default_factory=list)  # narrative.ReportSummary of each 自评报告 (.docx, .pdf)
+    config: str | None = None  # the configuration file used (see Options.config)
+    config_in_inputs: bool = False
+    inputs: list[str] = field(default_factory=list)  # every file read: workbooks, registry, waivers, config
     _by_file: dict[str, Counter] | None = field(default=None, repr=False)
 
     def add_findings(self, findings: list[Finding]) -> None:
@@ -242,7 +247,9 @@ def _worker(conn, options: Options, registry) -> None:
         conn.send(check_chunk((chunk, options, registry), on_file=conn.send))
 
 
-_START_BUDGET = 120.0  # seconds a fresh worker may take to import its libraries
+# Seconds a fresh worker may take to import its libraries, and a chunk's checks (vectorised
+# over the chunk, they load pandas and pandera on first use): not a single file's time.
+_SETUP_BUDGET = 120.0
 
 
 class _Slot:
@@ -265,7 +272,8 @@ class _Slot:
             self.since = time.monotonic()
 
     def deadline(self, timeout: float) -> float:
-        return self.since + (timeout if self.ready else _START_BUDGET)
+        on_a_file = self.ready and self.chunk is not None and self.index < len(self.chunk)
+        return self.since + (timeout if on_a_file else max(timeout, _SETUP_BUDGET))
 
     def receive(self) -> list | None:
         """Take in what the worker said; its results once the chunk is done. EOFError: it died."""
@@ -332,8 +340,8 @@ def _check_all(jobs, options: Options, registry, workers: int, progress) -> list
                 elif i >= len(chunk) and len(chunk) > 1:  # while checking the chunk: each file alone
                     todo.extend([job] for job in chunk)
                 else:
-                    culprit = chunk[min(i, len(chunk) - 1)]
-                    rest = chunk[:i] + chunk[i + 1:]
+                    i = min(i, len(chunk) - 1)
+                    culprit, rest = chunk[i], chunk[:i] + chunk[i + 1:]
                     if rest:
                         todo.appendleft(rest)
                     finding = make_finding("R017", culprit[1], reason=_death(slot.process.exitcode)) if dead else \
@@ -435,7 +443,9 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         findings, unused = apply_waivers(findings, waivers)
     order = {name: i for i, name in enumerate(j[1] for j in jobs)}
     findings.sort(key=lambda f: _finding_key(f, order))
-    return RunResult(found, books, findings, unused, registry, options.rollup_rows, reports=reports)
+    inputs = [b.path for b in books] + [r.path for r in reports] + [p for p in (options.registry, options.waivers, options.config) if p]
+    return RunResult(found, books, findings, unused, registry, options.rollup_rows, reports=reports, config=options.config,
+                     config_in_inputs=options.config_in_inputs, inputs=inputs)
 
 
 def _finding_key(f: Finding, order: dict[str, int]) -> tuple:

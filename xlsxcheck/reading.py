@@ -129,6 +129,8 @@ class Discovery:
     skipped: list[Path] = field(default_factory=list)  # lock files, hidden and non-Excel files, own outputs
     own_outputs: dict[Path, str] = field(default_factory=dict)  # skipped, written by xlsxcheck: "rollup" | "annotated-copy"
     missing: list[str] = field(default_factory=list)  # arguments that matched nothing
+    unreadable: list[Path] = field(default_factory=list)  # folders that could not be listed
+    links: list[Path] = field(default_factory=list)  # symlinked folders, not followed
 
 
 def _wanted(path: Path) -> bool | None:
@@ -153,6 +155,25 @@ def _own_output(path: Path, explicit: bool) -> str | None:
     return kind
 
 
+def _walk(root: Path, found: Discovery) -> list[Path]:
+    """Every file below root. A folder that cannot be listed is reported, never silently
+    left out; a symlinked folder is reported and not followed (it may lead outside the
+    folder being checked, or in a circle)."""
+    files: list[Path] = []
+
+    def unreadable(err: OSError) -> None:
+        found.unreadable.append(Path(err.filename) if err.filename else root)
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable):
+        base = Path(folder)
+        for d in list(dirs):
+            if (base / d).is_symlink():
+                found.links.append(base / d)
+                dirs.remove(d)
+        files += [base / n for n in names if (base / n).is_file()]
+    return sorted(files)
+
+
 def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     """Expand folders (recursively), files and glob patterns into the workbooks to check."""
     found = Discovery()
@@ -175,7 +196,7 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+            for sub in _walk(path, found):
                 if any(part.startswith(".") for part in sub.relative_to(path).parts[:-1]):
                     found.skipped.append(sub)
                     continue

@@ -1,6 +1,8 @@
 """The colored error list: findings grouped by file and sheet, then a summary table.
 
 Color only when the output is a terminal; piped or written to a file it is plain text.
+Every text that comes from outside (cells, file and sheet names, waivers, paths) goes
+through textsafety.for_terminal: no escape sequence from a workbook reaches the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..pipeline import RunResult
+from ..textsafety import for_terminal as safe
 from .summary import file_summaries
 
 __all__ = ["render_text", "render_summary", "UI", "GRADES_EN"]
@@ -31,6 +34,9 @@ UI = {
         "own": "已跳过 {n} 个 xlsxcheck 生成的汇总表或未修改的批注副本", "no": "序号",
         "by_errors": "各单位审核结果（按错误数排序）", "superseded": "已被更正",
         "report_of": "自评报告，对照 {workbook}", "reports": "；自评报告 {n} 份",
+        "config": "配置文件：{path}",
+        "config_inside": "警告：此配置文件位于被审核的文件夹内，其设置（如 ignore、select、severity）会改变审核结果，请确认它不是随报送文件一起来的",
+        "unreadable": "无法读取的文件夹（其中的文件未审核）：{names}", "links": "未跟随的符号链接文件夹：{names}",
     },
     "en": {
         "error": "error", "warning": "warning", "info": "info", "waived": "waived", "file": "File", "unit": "Unit",
@@ -41,6 +47,9 @@ UI = {
         "own": "skipped {n} rollups or unchanged annotated copies written by xlsxcheck", "no": "No.",
         "by_errors": "Units by number of errors", "superseded": "superseded",
         "report_of": "report, against {workbook}", "reports": "; {n} reports",
+        "config": "Configuration: {path}",
+        "config_inside": "Warning: this configuration file lies inside a folder being checked; its settings (ignore, select, severity) change what is reported: make sure it did not arrive with the filings",
+        "unreadable": "Folders that could not be read (their files were not checked): {names}", "links": "Symlinked folders not followed: {names}",
     },
 }
 GRADES_EN = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
@@ -49,6 +58,11 @@ GRADES_EN = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
 def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | None = None, width: int | None = None) -> None:
     ui = UI[lang]
     console = Console(file=out, force_terminal=color, no_color=color is False, width=width, highlight=False, soft_wrap=False)
+    if result.config:
+        console.print(Text(ui["config"].format(path=safe(result.config))), soft_wrap=True)
+        if result.config_in_inputs:
+            console.print(Text(ui["config_inside"], style=STYLE["error"]))
+        console.print()
     by_file = {f: list(g) for f, g in groupby(result.findings, key=lambda x: x.file)}
     for book in result.books:
         findings = by_file.pop(book.file, [])
@@ -68,7 +82,7 @@ def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | 
     if result.unused_waivers:
         console.print(ui["unused"], style=STYLE["warning"])
         for w in result.unused_waivers:
-            console.print(f"  {w['unit']}  {w['code']}  {w.get('field', '')}  {w['reason']}")
+            console.print(Text(safe(f"  {w['unit']}  {w['code']}  {w.get('field', '')}  {w['reason']}")))
 
 
 def render_summary(result: RunResult, out: TextIO, lang: str = "zh", color: bool | None = None, width: int | None = None) -> None:
@@ -91,14 +105,14 @@ def _summary_table(result: RunResult, ui: dict, lang: str, by_errors: bool, widt
     numbers = [(ui[name], max(cell_len(ui[name]), 5 if name == "score" else 3)) for name in ("error", "warning", "waived", "score")]
     widths = {
         "no": max(cell_len(ui["no"]), len(str(len(rows)))) if by_errors else 0,
-        "unit": min(28, max([cell_len(ui["unit"]), *(cell_len(s["unit"]) for s in rows)])),
+        "unit": min(28, max([cell_len(ui["unit"]), *(cell_len(safe(s["unit"])) for s in rows)])),
         "grade": max(map(cell_len, [ui["grade"], *grades])),
     }
     columns = len(numbers) + 2 + by_errors
     others = widths["no"] + widths["grade"] + sum(w for _, w in numbers) + 3 * (columns - 1)  # columns are 3 apart
     widths["unit"] = max(8, min(widths["unit"], width - others))
     room = width - others - widths["unit"] - 3
-    names = [Path(s["file"]).name for s in rows]
+    names = [safe(Path(s["file"]).name) for s in rows]
     file_width = min(room, max([cell_len(ui["file"]), *map(cell_len, names)])) if room >= 10 else 0
 
     def fit(text: str, w: int) -> Text:
@@ -122,7 +136,7 @@ def _summary_table(result: RunResult, ui: dict, lang: str, by_errors: bool, widt
             grade = ui["superseded"]
         elif lang == "en":
             grade = GRADES_EN.get(grade, grade)
-        cells = [fit(s["unit"], widths["unit"]), Text(str(s["errors"]), STYLE["error"] if s["errors"] else ""),
+        cells = [fit(safe(s["unit"]), widths["unit"]), Text(str(s["errors"]), STYLE["error"] if s["errors"] else ""),
                  Text(str(s["warnings"]), STYLE["warning"] if s["warnings"] else ""), str(s["waived"]), score, grade]
         if file_width:
             cells.append(fit(name, file_width))
@@ -140,10 +154,14 @@ def _totals(console: Console, result: RunResult, ui: dict) -> None:
     if own:
         console.print(ui["own"].format(n=own), style="dim")
     if result.discovery.missing:
-        console.print(ui["missing"].format(names="、".join(result.discovery.missing)), style=STYLE["error"])
+        console.print(Text(ui["missing"].format(names="、".join(map(safe, result.discovery.missing))), style=STYLE["error"]))
+    for key, paths in (("unreadable", result.discovery.unreadable), ("links", result.discovery.links)):
+        if paths:
+            console.print(Text(ui[key].format(names="、".join(safe(str(p)) for p in paths)), style=STYLE["error"]), soft_wrap=True)
 
 
 def _file_block(console: Console, file: str, title: str, findings, ui, lang: str) -> None:
+    file, title = safe(file), safe(title)
     head = Text(file, style="bold underline")
     tail = Text(f"  {title}" if title else "", style="bold")
     if not findings:
@@ -156,10 +174,10 @@ def _file_block(console: Console, file: str, title: str, findings, ui, lang: str
         if tail.plain:
             console.print(tail, soft_wrap=True)
     # One column width for the whole file, so that codes line up from sheet to sheet.
-    cell_width = max((cell_len(f.cell or "-") for f in findings), default=1)
+    cell_width = max((cell_len(safe(f.cell or "-")) for f in findings), default=1)
     severity_width = max(cell_len(ui[k]) for k in ("error", "warning", "info", "waived"))
     for sheet, group in groupby(findings, key=lambda f: f.sheet):
-        console.print(Text(f"  {sheet or ui['whole']}", style="bold"))
+        console.print(Text(f"  {safe(sheet) if sheet else ui['whole']}", style="bold"))
         # A borderless grid: long messages wrap inside their own column, also at 80 columns.
         grid = Table.grid(padding=(0, 1), pad_edge=False)
         grid.add_column(width=3)
@@ -169,10 +187,10 @@ def _file_block(console: Console, file: str, title: str, findings, ui, lang: str
         grid.add_column(overflow="fold")
         for f in group:
             kind = "waived" if f.waived else f.severity
-            message = Text(f.text(lang))
+            message = Text(safe(f.text(lang)))
             if f.waived:
-                message.append(f"  [{ui['waived']}: {f.waived}]", style="dim")
-            grid.add_row("", Text(f.cell or "-", style="bold"), Text(f.code, style=STYLE[kind]), Text(ui[kind], style=STYLE[kind]), message)
+                message.append(f"  [{ui['waived']}: {safe(f.waived)}]", style="dim")
+            grid.add_row("", Text(safe(f.cell or "-"), style="bold"), Text(f.code, style=STYLE[kind]), Text(ui[kind], style=STYLE[kind]), message)
         _print(console, grid)
     console.print()
 
