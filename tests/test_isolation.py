@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from xlsxcheck.pipeline import Options, run
 
@@ -76,32 +77,22 @@ def test_a_file_over_its_time_budget_is_stopped_and_reported(tmp_path, monkeypat
     assert "3 秒" in next(f.message for f in result.findings if f.code == "R016")
 
 
-def _real_panic() -> BaseException:
-    """The exception calamine raises when it panics (pyo3's PanicException, a BaseException)."""
-    import io
-    import zipfile
-
+def _real_panic(tmp_path: Path) -> BaseException:
+    """The exception calamine raises when it panics (pyo3's PanicException, a BaseException),
+    on the file whose shared strings declare 2^64-1 entries (the screening stops it before)."""
     import python_calamine as pc
+    from corpus import hostile_files
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
-        zf.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-                    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets/></workbook>')
-        zf.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
-                    'Target="sharedStrings.xml"/></Relationships>')
-        zf.writestr("xl/sharedStrings.xml", '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-                    'count="1" uniqueCount="18446744073709551615"><si><t>x</t></si></sst>')
+    hostile_files(tmp_path / "hostile")
     try:
-        pc.CalamineWorkbook.from_filelike(io.BytesIO(buf.getvalue()))
+        pc.CalamineWorkbook.from_path(str(tmp_path / "hostile" / "共享字符串溢出.xlsx"))
     except BaseException as exc:  # noqa: B036  the point: it is not an Exception
         return exc
     raise AssertionError("calamine no longer panics on this file")
 
 
 def test_a_panic_from_native_code_becomes_a_finding(tmp_path, monkeypatch, alone):
-    panic = _real_panic()
+    panic = _real_panic(tmp_path)
     assert not isinstance(panic, Exception)
 
     def act():
@@ -130,3 +121,269 @@ def test_a_worker_that_dies_while_checking_the_chunk_is_found_by_rerunning_files
     codes = _codes(result)
     assert codes.pop("坏文件.xlsx") == ["R015"]
     assert codes == alone
+
+
+# --- the screening catches the issue's hostile files before calamine -------------------------
+
+def test_hostile_files_get_their_finding_and_the_batch_completes(tmp_path, alone):
+    """Each of these aborted, panicked or stalled the reader (see corpus.hostile_files); in one
+    batch with good files, each gets the screening's finding, and the good files theirs."""
+    from corpus import hostile_files
+
+    folder = _batch(tmp_path)
+    (folder / "坏文件.xlsx").unlink()
+    expect = hostile_files(folder)
+    start = time.monotonic()
+    result = run([str(folder)], Options(jobs=2))
+    assert time.monotonic() - start < 120  # the unclosed formulas and the merges once took minutes
+    codes = _codes(result)
+    assert {name: set(codes.pop(name)) for name in expect} == {name: {code} for name, code in expect.items()}
+    assert codes == alone
+    sheets = sorted(f.sheet for f in result.findings if f.file.endswith("一表两名.xlsx"))
+    assert sheets == ["乙", "甲"]  # one part under two names: skipped under both
+
+
+# --- names of any bytes, text neutralised at every boundary --------------------------------
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from xlsxcheck.cli import cli
+
+    return CliRunner().invoke(cli, [*map(str, args), "-q"], catch_exceptions=False)
+
+
+def test_a_file_name_that_is_not_utf8_is_checked_and_every_output_stays_utf8(tmp_path):
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    gbk = os.fsdecode(str(folder).encode() + "/单位自评表.xlsx".encode("gbk"))  # from a zip made on Chinese Windows
+    shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", gbk)
+    shutil.copy(SAMPLES / "06_株洲市建筑节能与科技服务中心.xlsx", folder)
+    shown = "\\xb5\\xa5\\xce\\xbb\\xd7\\xd4\\xc6\\xc0\\xb1\\xed.xlsx"
+    outputs = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "csv", "text")}
+    for fmt, out in outputs.items():
+        res = _cli("check", folder, "--format", fmt, "-o", out)
+        assert res.exit_code in (0, 1), res.output
+        text = out.read_bytes().decode("utf-8")  # strict: valid UTF-8
+        assert shown in text
+    doc = json.loads(outputs["json"].read_text(encoding="utf-8"))
+    book = next(f for f in doc["files"] if f["file"].endswith(shown))
+    assert book["tables"] == 5 and book["unit"] == "株洲市住房公积金服务中心"  # checked like any other
+    res = _cli("check", folder, "--format", "json")  # stdout too
+    assert json.loads(res.stdout_bytes.decode("utf-8"))["summary"]["files"] == 2
+    res = _cli("rollup", folder, "-o", tmp_path / "汇总.xlsx")
+    assert res.exit_code in (0, 1), res.output
+    from openpyxl import load_workbook
+
+    cells = [str(c.value) for ws in load_workbook(tmp_path / "汇总.xlsx") for row in ws.iter_rows() for c in row if c.value]
+    assert any(shown in c for c in cells)
+
+
+def test_printable_escapes_only_undecodable_bytes():
+    from xlsxcheck.textsafety import for_csv, for_terminal, printable
+
+    name = os.fsdecode(b"\xb5\xa5/\xe5\x8d\x95\xe4\xbd\x8d.xlsx")
+    assert printable(name) == "\\xb5\\xa5/单位.xlsx"
+    assert for_terminal("单位\x1b[2J\x1b[H\x9b1m\u202e") == "单位\\x1b[2J\\x1b[H\\x9b1m\\u202e"
+    assert [for_csv(v) for v in ("=1+1", "+1", "-cmd", "@SUM(A1)", "\tx", "-12.5", "98%", "单位")] == \
+        ["'=1+1", "+1", "'-cmd", "'@SUM(A1)", "\\x09x", "-12.5", "98%", "单位"]
+
+
+HOSTILE_UNIT = "\x1b[2J\x1b[H\x1b]8;;http://evil.example\x07株洲市测试中心\x1b]8;;\x07"
+
+
+@pytest.fixture(scope="module")
+def hostile_unit(tmp_path_factory) -> Path:
+    """A legacy .xls (which can hold control characters) whose unit name clears the screen and
+    carries an OSC 8 hyperlink, and one whose unit name is a formula; both with mistakes."""
+    import random
+
+    from xlsxcheck.samples import MISTAKES, Layout, make_unit, render, unit_canvases
+
+    folder = tmp_path_factory.mktemp("hostile")
+    for name, unit in (("escapes.xls", HOSTILE_UNIT), ("formula.xls", '=HYPERLINK("http://evil.example","点我")')):
+        spec = make_unit(random.Random(3), unit, "测试局", 1, mistakes=MISTAKES[:2])
+        render(unit_canvases(spec, Layout()), folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("where", ["stdout", "file"])
+def test_no_escape_sequence_from_a_workbook_reaches_the_text_report(hostile_unit, tmp_path, where):
+    out = tmp_path / "report.txt"
+    res = _cli("check", hostile_unit, "--no-color", *(["-o", out] if where == "file" else []))
+    text = out.read_text(encoding="utf-8") if where == "file" else res.stdout
+    assert "株洲市测试中心" in text and "\\x1b[2J" in text  # shown, but harmless
+    assert not any(ch in text for ch in "\x1b\x07\x9b")
+
+
+def test_colored_report_carries_only_its_own_escape_sequences(hostile_unit):
+    res = _cli("check", hostile_unit, "--color")
+    assert "\x1b[" in res.stdout  # rich's colors
+    assert "\x1b[2J" not in res.stdout and "\x1b]8" not in res.stdout and "\x07" not in res.stdout
+
+
+def test_csv_cells_cannot_become_formulas(hostile_unit, tmp_path):
+    import csv
+
+    out = tmp_path / "report.csv"
+    _cli("check", hostile_unit, "--format", "csv", "-o", out)
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    units = {r["unit"] for r in rows}
+    assert "'=HYPERLINK(\"http://evil.example\",\"点我\")" in units
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "@", "\t", "\r")) and "\x1b" not in value
+            assert not value.startswith(("+", "-")) or value.lstrip("+-").replace(".", "").replace("%", "").isdigit()
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+def test_a_fifo_target_is_written_directly_and_stays_a_fifo(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    res = _cli("check", SAMPLES / "03_株洲市住房公积金服务中心.xlsx", "--format", "json", "-o", fifo)
+    reader.join(timeout=60)
+    assert res.exit_code == 0, res.output
+    assert b'"schema_version"' in got[0]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+@pytest.mark.parametrize("which", ["registry", "waivers", "config"])
+def test_registry_waivers_and_config_are_inputs_never_overwritten(tmp_path, which):
+    from openpyxl import Workbook
+
+    files = {"registry": tmp_path / "单位名录.xlsx", "waivers": tmp_path / "审核说明.xlsx", "config": tmp_path / "x.toml"}
+    for key, header in (("registry", ["单位名称", "主管部门"]), ("waivers", ["单位", "规则", "字段", "说明"])):
+        wb = Workbook()
+        wb.active.append(header)
+        wb.save(files[key])
+    files["config"].write_text('lang = "zh"\n', encoding="utf-8")
+    before = files[which].read_bytes()
+    sample = SAMPLES / "03_株洲市住房公积金服务中心.xlsx"
+    commands = [["check", sample, "--format", "json"]] + ([["rollup", sample]] if which != "config" else [])
+    for cmd in commands:
+        res = _cli(*cmd, f"--{which}", files[which], "-o", files[which])
+        assert res.exit_code == 2 and "拒绝覆盖" in res.output, res.output
+    assert files[which].read_bytes() == before
+
+
+def test_the_configuration_used_is_named_and_one_from_the_inbox_is_warned_about(tmp_path):
+    import json
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "01_株洲市保障性住房服务中心_原报.xlsx", inbox)
+    (inbox / "xlsxcheck.toml").write_text('ignore = ["B", "F", "R", "S", "I", "X"]\n', encoding="utf-8")
+    res = _cli("check", inbox, "--format", "json")
+    doc = json.loads(res.stdout)
+    assert doc["config"] == {"path": str((inbox / "xlsxcheck.toml").resolve()), "inside_checked_folder": True}
+    assert "被审核文件夹内的配置文件" in res.stderr
+    text = _cli("check", inbox, "--no-color").stdout
+    assert text.splitlines()[0] == f"配置文件：{(inbox / 'xlsxcheck.toml').resolve()}"
+    assert "位于被审核的文件夹内" in text.splitlines()[1]
+    outside = tmp_path / "settings.toml"
+    outside.write_text('lang = "zh"\n', encoding="utf-8")
+    res = _cli("check", inbox, "--format", "json", "--config", outside)  # chosen, so no warning
+    assert json.loads(res.stdout)["config"] == {"path": str(outside.resolve()), "inside_checked_folder": False}
+    assert "被审核文件夹内" not in res.stderr
+
+
+def test_symlinked_subfolders_are_reported_not_followed(tmp_path):
+    import json
+
+    inbox = tmp_path / "inbox"
+    elsewhere = tmp_path / "elsewhere"
+    inbox.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", inbox)
+    shutil.copy(SAMPLES / "06_株洲市建筑节能与科技服务中心.xlsx", elsewhere)
+    (inbox / "链接").symlink_to(elsewhere, target_is_directory=True)
+    (inbox / "循环").symlink_to(inbox, target_is_directory=True)
+    doc = json.loads(_cli("check", inbox, "--format", "json").stdout)
+    assert doc["summary"]["files"] == 1
+    assert sorted(Path(p).name for p in doc["summary"]["skipped_symlinks"]) == ["循环", "链接"]
+    text = _cli("check", inbox, "--no-color").stdout
+    assert "未跟随的符号链接文件夹" in text and "链接" in text
+
+
+def test_unreadable_subfolders_are_reported(tmp_path):
+    """In a child process that cannot override folder permissions (as root: without the
+    capabilities that let root read any folder)."""
+    import json
+    import subprocess
+    import sys
+
+    shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", tmp_path)
+    locked = tmp_path / "上锁"
+    locked.mkdir()
+    shutil.copy(SAMPLES / "06_株洲市建筑节能与科技服务中心.xlsx", locked)
+    locked.chmod(0o000)
+    bounded = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    try:
+        proc = subprocess.run([*bounded, sys.executable, "-m", "xlsxcheck", "check", str(tmp_path), "--format", "json", "-q"],
+                              capture_output=True, text=True, timeout=300)
+        text = subprocess.run([*bounded, sys.executable, "-m", "xlsxcheck", "check", str(tmp_path), "-q"],
+                              capture_output=True, text=True, timeout=300).stdout
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["files"] == 1 and doc["summary"]["unreadable_folders"] == [str(locked)]
+    assert f"无法读取的文件夹（其中的文件未审核）：{locked}" in text
+
+
+# --- fuzz: one mutated workbook among good ones never costs the others ----------------------
+
+_SNIPPETS = [
+    b'<c r="XFD1048576"><v>1</v></c>', b"<row>" + b"<c/>" * 300 + b"</row>", b'<row r="1048576"><c><v>1</v></c></row>',
+    b'uniqueCount="99999999999"', b'count="18446744073709551615"', b'<!DOCTYPE x [<!ENTITY a "b">]>',
+    b'<mergeCell ref="A1:XFD1048576"/>', b"<c><f>", b"\x00\xff\xfe", b'<sheet name="S" sheetId="9" r:id="rId1"/>',
+    b'<c r="A1" t="s"><v>4294967295</v></c>', b'<dimension ref="A1:XFD1048576"/>', b"]]>", b"&lol;",
+]
+
+
+def _mutated_members(data: st.DataObject, members: dict[str, bytes]) -> dict[str, bytes]:
+    name = data.draw(st.sampled_from(sorted(members)), label="part")
+    part = bytearray(members[name])
+    for _ in range(data.draw(st.integers(1, 3), label="edits")):
+        at = data.draw(st.integers(0, len(part)), label="at")
+        kind = data.draw(st.sampled_from(["insert", "flip", "truncate", "delete"]), label="kind")
+        if kind == "insert":
+            part[at:at] = data.draw(st.one_of(st.sampled_from(_SNIPPETS), st.binary(max_size=20)), label="bytes")
+        elif kind == "flip" and at < len(part):
+            part[at] ^= data.draw(st.integers(1, 255), label="mask")
+        elif kind == "truncate":
+            del part[at:]
+        else:
+            del part[at:at + data.draw(st.integers(1, 200), label="length")]
+    return {**members, name: bytes(part)}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_batch_with_one_mutated_workbook_reports_all_the_others(tmp_path_factory, alone, data):
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    for name in GOOD:
+        shutil.copy(SAMPLES / name, folder / name)
+    with zipfile.ZipFile(SAMPLES / "04_株洲市建设工程质量安全监督站.xlsx") as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    with zipfile.ZipFile(folder / "变异.xlsx", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in _mutated_members(data, members).items():
+            zf.writestr(name, body)
+    result = run([str(folder)], Options(jobs=2, timeout=20))
+    codes = _codes(result)
+    mutated = codes.pop("变异.xlsx")
+    assert codes == alone
+    assert "R099" not in mutated
+    assert [Path(b.file).name for b in result.books] == sorted(GOOD + ["变异.xlsx"])
