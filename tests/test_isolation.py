@@ -58,9 +58,9 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path, monkeypatch, alone, jo
     _sabotage(monkeypatch, "坏文件.xlsx", os.abort)  # SIGABRT, as calamine does on a failed allocation
     result = run([str(_batch(tmp_path))], Options(jobs=jobs))
     codes = _codes(result)
-    assert codes.pop("坏文件.xlsx") == ["R015"]
+    assert codes.pop("坏文件.xlsx") == ["R017"]
     assert codes == alone
-    crash = next(f for f in result.findings if f.code == "R015")
+    crash = next(f for f in result.findings if f.code == "R017")
     assert "SIGABRT" in crash.message and crash.file.endswith("坏文件.xlsx")
     assert [Path(b.file).name for b in result.books] == sorted(GOOD + ["坏文件.xlsx"])
     assert not next(b for b in result.books if b.file == crash.file).readable
@@ -72,9 +72,9 @@ def test_a_file_over_its_time_budget_is_stopped_and_reported(tmp_path, monkeypat
     result = run([str(_batch(tmp_path))], Options(jobs=2, timeout=3))
     assert time.monotonic() - start < 60
     codes = _codes(result)
-    assert codes.pop("坏文件.xlsx") == ["R016"]
+    assert codes.pop("坏文件.xlsx") == ["R018"]
     assert codes == alone
-    assert "3 秒" in next(f.message for f in result.findings if f.code == "R016")
+    assert "3 秒" in next(f.message for f in result.findings if f.code == "R018")
 
 
 def _real_panic(tmp_path: Path) -> BaseException:
@@ -101,9 +101,9 @@ def test_a_panic_from_native_code_becomes_a_finding(tmp_path, monkeypatch, alone
     _sabotage(monkeypatch, "坏文件.xlsx", act)
     result = run([str(_batch(tmp_path))], Options(jobs=1))
     codes = _codes(result)
-    assert codes.pop("坏文件.xlsx") == ["R015"]
+    assert codes.pop("坏文件.xlsx") == ["R017"]
     assert codes == alone
-    assert "PanicException" in next(f.message for f in result.findings if f.code == "R015")
+    assert "PanicException" in next(f.message for f in result.findings if f.code == "R017")
 
 
 def test_a_worker_that_dies_while_checking_the_chunk_is_found_by_rerunning_files_alone(tmp_path, monkeypatch, alone):
@@ -119,7 +119,7 @@ def test_a_worker_that_dies_while_checking_the_chunk_is_found_by_rerunning_files
     monkeypatch.setattr(rule, "check", hostile)
     result = run([str(_batch(tmp_path))], Options(jobs=1))
     codes = _codes(result)
-    assert codes.pop("坏文件.xlsx") == ["R015"]
+    assert codes.pop("坏文件.xlsx") == ["R017"]
     assert codes == alone
 
 
