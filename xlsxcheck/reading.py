@@ -217,12 +217,13 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
 # previous row), so references alone do not tell the extent. Every pattern here is linear in the
 # size of the part, also on crafted input: no unbounded lazy match, no backtracking over a body.
 #
-# Any reference other than a plain one within A1:Z9999 (beyond it, lower case, spaces, …).
-# Without one, and with every row and cell carrying its reference, the extent is at most
-# 26 x 9999 cells, so the exact (slower) walk is only needed when this matches or some
-# reference is missing.
-_ODD_REF = re.compile(rb'r="(?![A-Z]?[0-9]{1,4}")')
-_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row)[\s/>]")  # <x:c …>: counted only by the walk
+# The usual sheet (Excel, WPS and every library write r= first, as `<c r="B3"`) is known to
+# be small from two searches at C speed: no row or cell tag without r= first (or with a
+# namespace prefix), and no reference other than a plain one within A1:Z9999. Otherwise the
+# exact walk below places every cell.
+# (Three patterns, each starting with a literal, which the regex engine scans for fast.)
+_UNREFERENCED = [re.compile(rb'<c(?! r=")[\s/>]'), re.compile(rb'<row(?! r=")[\s/>]'), re.compile(rb':(?:c|row)[\s/>]')]
+_ODD_REF = re.compile(rb' r="(?![A-Z]?[0-9]{1,4}")')
 # A row or cell start tag: element, then attributes (quoted values may hold '>'), then the end.
 _TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*+)\s*/?>""")
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -257,16 +258,6 @@ def _col_index(letters: bytes) -> int:
     return n
 
 
-def _all_referenced(data: bytes) -> bool:
-    """Every row and cell start tag carries r= first (as Excel, WPS and every library write
-    them): counted at C speed, so the usual sheet needs no walk."""
-    if _PREFIXED.search(data):
-        return False
-    cells = sum(data.count(b"<c" + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
-    rows = sum(data.count(b"<row" + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
-    return cells == data.count(b'<c r="') and rows == data.count(b'<row r="')
-
-
 def _extent(data: bytes) -> int:
     """Rows x columns of the area calamine would allocate, placing cells as it does: by their
     reference, or (without one) after the previous cell of the row, rows after the previous row."""
@@ -295,7 +286,7 @@ def _extent(data: bytes) -> int:
 
 def _scan_sheet(data: bytes) -> SheetScan:
     scan = SheetScan()
-    if _ODD_REF.search(data) or not _all_referenced(data):
+    if _ODD_REF.search(data) or any(p.search(data) for p in _UNREFERENCED):
         scan.cells = _extent(data)
     if b"<f" in data:
         for ref, body in _CELL_ELEM.findall(data):
