@@ -229,7 +229,7 @@ def test_csv_cells_cannot_become_formulas(hostile_unit, tmp_path):
     import csv
 
     out = tmp_path / "report.csv"
-    _cli("check", hostile_unit, "--format", "csv", "-o", out)
+    _cli("check", hostile_unit, "--format", "csv", "--lang", "en", "-o", out)
     rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     units = {r["unit"] for r in rows}
     assert "'=HYPERLINK(\"http://evil.example\",\"点我\")" in units
