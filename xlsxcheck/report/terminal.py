@@ -58,11 +58,7 @@ GRADES_EN = {"优": "excellent", "良": "good", "中": "fair", "差": "poor"}
 def render_text(result: RunResult, out: TextIO, lang: str = "zh", color: bool | None = None, width: int | None = None) -> None:
     ui = UI[lang]
     console = Console(file=out, force_terminal=color, no_color=color is False, width=width, highlight=False, soft_wrap=False)
-    if result.config:
-        console.print(Text(ui["config"].format(path=safe(result.config))), soft_wrap=True)
-        if result.config_in_inputs:
-            console.print(Text(ui["config_inside"], style=STYLE["error"]))
-        console.print()
+    _config_header(console, result, ui)
     by_file = {f: list(g) for f, g in groupby(result.findings, key=lambda x: x.file)}
     for book in result.books:
         findings = by_file.pop(book.file, [])
@@ -89,8 +85,18 @@ def render_summary(result: RunResult, out: TextIO, lang: str = "zh", color: bool
     """One line per unit, most errors first: a bureau with hundreds of units sees whom to call."""
     ui = UI[lang]
     console = Console(file=out, force_terminal=color, no_color=color is False, width=width, highlight=False, soft_wrap=False)
+    _config_header(console, result, ui)
     _print(console, _summary_table(result, ui, lang, by_errors=True, width=console.width))
     _totals(console, result, ui)
+
+
+def _config_header(console: Console, result: RunResult, ui: dict) -> None:
+    """The configuration file the run used, and a loud warning when it came from a checked folder."""
+    if result.config:
+        console.print(Text(ui["config"].format(path=safe(result.config))), soft_wrap=True)
+        if result.config_in_inputs:
+            console.print(Text(ui["config_inside"], style=STYLE["error"]))
+        console.print()
 
 
 def _summary_table(result: RunResult, ui: dict, lang: str, by_errors: bool, width: int) -> Table:
