@@ -1,10 +1,15 @@
-"""The rollup workbook, read back with openpyxl and calamine and checked against totals
-recomputed here from the units' own figures."""
+"""The rollup workbook, read back as its readers see it: calamine and pandas (the cached values
+of its formulas), openpyxl (the formulas, print setup and links), the package's own XML (charts,
+document properties); totals are checked against figures recomputed here from the units' specs."""
 
 from __future__ import annotations
 
+import csv
 import random
 import re
+import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,18 +20,24 @@ from xlsxcheck.samples import Layout, make_unit, render, unit_canvases
 DEPTS = ("市住建局", "市交通局")
 
 
+def _unit(folder: Path, rng, name: str, dept: str, n_projects: int, file: str, mistakes=(), merge=False, projects_only=False):
+    spec = make_unit(rng, name, dept, n_projects, mistakes=mistakes)
+    sheets = unit_canvases(spec, Layout(merge=merge))
+    if projects_only:  # a filing of project tables only, as most published filings are
+        sheets = [(n, c) for n, c in sheets if n.startswith("项目")]
+    render(sheets, folder / file)
+    return spec
+
+
 @pytest.fixture
 def bureau(tmp_path):
     """Six units of two departments, one with errors, one named like a formula."""
     rng = random.Random(11)
     folder = tmp_path / "units"
     folder.mkdir()
-    specs = []
     names = ["市第一服务中心", "市第二服务中心", "市第三服务中心", "市第四管理站", '=HYPERLINK("http://x","点我")', "市第六中心"]
-    for i, name in enumerate(names):
-        spec = make_unit(rng, name, DEPTS[i % 2], 1 + i % 3, mistakes=("control_rate",) if i == 3 else ())
-        render(unit_canvases(spec, Layout(merge=i % 2 == 0)), folder / f"unit{i}.xlsx")
-        specs.append(spec)
+    specs = [_unit(folder, rng, name, DEPTS[i % 2], 1 + i % 3, f"unit{i}.xlsx", ("control_rate",) if i == 3 else (), i % 2 == 0)
+             for i, name in enumerate(names)]
     return folder, specs
 
 
@@ -39,108 +50,288 @@ def _overall(spec):
 def rollup(folder, out, *extra):
     res = CliRunner().invoke(cli, ["rollup", str(folder), "-o", str(out), "-q", *map(str, extra)])
     assert res.exit_code in (0, 1), res.output
+    return res
+
+
+def values(path, sheet: str) -> list[dict]:
+    """A sheet as calamine reads it (formulas as their cached values), rows as {header: value}."""
+    import python_calamine as pc
+
+    rows = pc.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
+    head = 1 if sheet not in ("基础数据", "Base data") else 2
+    return [dict(zip(rows[head - 1], r)) for r in rows[head:]]
+
+
+def formulas(path):
     from openpyxl import load_workbook
 
-    return res, load_workbook(out)
+    return load_workbook(path)
 
 
-def _range_sum(ws, formula: str) -> float:
-    m = re.fullmatch(r"=SUBTOTAL\(9,([A-Z]+)(\d+):([A-Z]+)(\d+)\)", formula)
-    assert m, formula
-    col, first, last = m.group(1), int(m.group(2)), int(m.group(4))
-    total = 0.0
-    for r in range(first, last + 1):
-        v = ws[f"{col}{r}"].value
-        if isinstance(v, (int, float)) and not str(ws[f"A{r}"].value or "").endswith("小计"):
-            total += v
-    return total
+def _units_listed(rows: list[dict]) -> list[str]:
+    return [r["单位"] for r in rows if r["单位"] and r["来源文件"]]
 
 
-def test_every_unit_and_project_once_and_totals_add_up(bureau, tmp_path):
+def test_totals_read_back_in_calamine_and_pandas(bureau, tmp_path):
+    """Every formula carries its value: readers that do not compute (calamine, pandas, previewers)
+    see the totals, and Excel/LibreOffice see live SUBTOTAL formulas over the unit rows."""
+    import pandas as pd
+
     folder, specs = bureau
-    _, wb = rollup(folder, tmp_path / "汇总.xlsx")
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    wb = formulas(out)
     assert wb.sheetnames == ["单位汇总", "项目汇总", "指标明细", "基础数据", "问题清单", "统计"]
-    ws = wb["单位汇总"]
-    rows = list(ws.iter_rows(min_row=2, values_only=True))
-    units = [r[0] for r in rows if r[0] and not str(r[0]).endswith(("小计", "合计"))]
-    assert sorted(units) == sorted(s.unit for s in specs)
-    total_row = next(i for i, r in enumerate(rows, start=2) if r[0] == "合计")
-    budget_f, executed_f = ws[f"F{total_row}"].value, ws[f"G{total_row}"].value
-    assert budget_f.startswith("=SUBTOTAL(9,") and executed_f.startswith("=SUBTOTAL(9,")
-    assert ws[f"H{total_row}"].value == f'=IF(F{total_row}=0,"",G{total_row}/F{total_row})'
+    rows = values(out, "单位汇总")
+    assert sorted(_units_listed(rows)) == sorted(s.unit for s in specs)
     expect_budget = sum(_overall(s)[0] for s in specs)
     expect_executed = sum(_overall(s)[1] for s in specs)
-    assert _range_sum(ws, budget_f) == pytest.approx(expect_budget)
-    assert _range_sum(ws, executed_f) == pytest.approx(expect_executed)
-    subtotals = [r[0] for r in rows if r[0] and str(r[0]).endswith("小计")]
-    assert sorted(subtotals) == sorted(f"{d} 小计" for d in DEPTS)
-    projects = wb["项目汇总"]
-    names = [(r[0], r[2]) for r in projects.iter_rows(min_row=2, values_only=True) if r[0] and r[0] != "合计"]
+    total = next(r for r in rows if r["单位"] == "合计")
+    assert total["全年预算数"] == pytest.approx(expect_budget)
+    assert total["全年执行数"] == pytest.approx(expect_executed)
+    assert total["执行率"] == pytest.approx(expect_executed / expect_budget)
+    assert total["项目数"] == sum(len(s.projects) for s in specs)
+    for engine in ("openpyxl", "calamine"):
+        frame = pd.read_excel(out, sheet_name="单位汇总", engine=engine)
+        assert frame.loc[frame["单位"] == "合计", "全年执行数"].iloc[0] == pytest.approx(expect_executed)
+    subtotals = {r["单位"]: r for r in rows if str(r["单位"]).endswith("小计")}
+    assert set(subtotals) == {f"{d} 小计" for d in DEPTS}
+    for d in DEPTS:
+        assert subtotals[f"{d} 小计"]["全年预算数"] == pytest.approx(sum(_overall(s)[0] for s in specs if s.department == d))
+    # The formulas behind the values: SUBTOTAL over the unit rows, the rate as a ratio of totals.
+    ws = wb["单位汇总"]
+    col = {c.value: c.column_letter for c in ws[1]}
+    at = next(c.row for c in ws["A"] if c.value == "合计")
+    b, e = col["全年预算数"], col["全年执行数"]
+    assert ws[f"{b}{at}"].value == f"=SUBTOTAL(9,{b}2:{b}{at - 1})"
+    assert ws[f"{col['执行率']}{at}"].value == f'=IF(N({b}{at})=0,"",{e}{at}/{b}{at})'
+    assert ws[f"{col['执行率']}2"].value == f'=IF(OR({e}2="",N({b}2)=0),"",{e}2/{b}2)'
+
+    projects = values(out, "项目汇总")
+    names = [(r["单位"], r["项目名称"]) for r in projects if r["单位"] != "合计"]
     assert sorted(names) == sorted((s.unit, p.name) for s in specs for p in s.projects)
-    assert len(names) == len(set(names))
-    indicators = wb["指标明细"].max_row - 1
-    assert indicators == sum(len(s.overall_indicators) + sum(len(p.indicators) for p in s.projects) for s in specs)
-    findings = list(wb["问题清单"].iter_rows(min_row=2, values_only=True))
-    assert [(f[0], f[4]) for f in findings] == [("市第四管理站", "B401")]
+    ptotal = next(r for r in projects if r["单位"] == "合计")
+    assert ptotal["全年预算数"] == pytest.approx(sum(p.total.budget for s in specs for p in s.projects))
+    indicators = values(out, "指标明细")
+    assert len(indicators) == sum(len(s.overall_indicators) + sum(len(p.indicators) for p in s.projects) for s in specs)
+    findings = values(out, "问题清单")
+    assert [(f["单位"], f["代码"]) for f in findings] == [("市第四管理站", "B401")]
+
+
+def test_each_finding_names_its_cell(bureau, tmp_path):
+    folder, _ = bureau
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    (finding,) = values(out, "问题清单")
+    assert re.fullmatch(r"[^!]+![A-Z]+\d+", finding["位置"]) and finding["文件"] == "unit3.xlsx"
 
 
 def test_formula_like_unit_name_stays_text(bureau, tmp_path):
     folder, _ = bureau
     out = tmp_path / "汇总.xlsx"
-    _, wb = rollup(folder, out)
-    cell = next(c for c in wb["单位汇总"]["A"] if isinstance(c.value, str) and "HYPERLINK" in c.value)
+    rollup(folder, out)
+    cell = next(c for c in formulas(out)["单位汇总"]["A"] if isinstance(c.value, str) and "HYPERLINK" in c.value)
     assert cell.data_type == "s"
-    import python_calamine as pc
-
-    sheet = pc.CalamineWorkbook.from_path(str(out)).get_sheet_by_name("单位汇总").to_python()
-    assert '=HYPERLINK("http://x","点我")' in [r[0] for r in sheet]
+    assert '=HYPERLINK("http://x","点我")' in _units_listed(values(out, "单位汇总"))
 
 
-def test_exclude_errors_and_registry(bureau, tmp_path):
+def test_registry_order_and_exclude_errors_on_every_sheet(bureau, tmp_path):
     folder, specs = bureau
     registry = tmp_path / "名录.csv"
-    import csv
-
+    listed = [s for s in reversed(specs) if s.unit != "市第六中心"]  # neither pinyin nor file order
     with registry.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["单位名称", "主管部门", "上级单位"])
-        w.writerows([s.unit, s.department, "市政府"] for s in specs if s.unit != "市第六中心")
+        w.writerows([s.unit, s.department, "市政府"] for s in listed)
         w.writerow(["市未报送站", "市交通局", "市政府"])
-    res, wb = rollup(folder, tmp_path / "汇总.xlsx", "--exclude-errors", "--registry", registry)
-    ws = wb["单位汇总"]
-    rows = list(ws.iter_rows(values_only=True))
-    total_at = next(i for i, r in enumerate(rows) if r[0] == "合计")
-    counted = [r[0] for r in rows[1:total_at] if r[0] and not str(r[0]).endswith("小计")]
-    assert "市第四管理站" not in counted and len(counted) == 5
-    excluded = [r for r in rows[total_at + 1:] if r[0] == "市第四管理站"]
-    assert excluded and "有错误" in excluded[0][14]
-    missing = {(r[0], r[2]) for r in wb["未报送"].iter_rows(min_row=2, values_only=True)}
+    out = tmp_path / "汇总.xlsx"
+    res = rollup(folder, out, "--exclude-errors", "--registry", registry)
+    rows = values(out, "单位汇总")
+    at = next(i for i, r in enumerate(rows) if r["单位"] == "合计")
+    counted = _units_listed(rows[:at])
+    kept = [s for s in listed if s.unit != "市第四管理站"]
+    # Registry order within each department, departments in the order the registry first names them.
+    # 市第六中心 is not in the registry: after the registered units of its department.
+    first = kept[0].department
+    assert counted == [s.unit for s in kept if s.department == first] + [s.unit for s in kept if s.department != first] + ["市第六中心"]
+    assert {r["上级单位"] for r in rows[:at] if r["来源文件"] and r["单位"] != "市第六中心"} == {"市政府"}
+    excluded = [r for r in rows[at + 1:] if r["单位"] == "市第四管理站"]
+    assert excluded and "有错误" in excluded[0]["状态"]
+    # --exclude-errors applies to every sheet but the findings: the unit's projects leave 项目汇总
+    # and its totals, its indicators and base data leave theirs.
+    projects = values(out, "项目汇总")
+    assert "市第四管理站" not in {r["单位"] for r in projects}
+    total = next(r for r in projects if r["单位"] == "合计")
+    assert total["全年执行数"] == pytest.approx(sum(p.total.executed for s in specs if s.unit != "市第四管理站" for p in s.projects))
+    assert "市第四管理站" not in {r["单位"] for r in values(out, "指标明细")}
+    assert "市第四管理站" not in {r["单位"] for r in values(out, "基础数据")}
+    assert "B401" in {r["代码"] for r in values(out, "问题清单") if r["单位"] == "市第四管理站"}
+    missing = {(r["单位"], r["情况"]) for r in values(out, "未报送")}
     assert ("市未报送站", "名录内单位，未报送") in missing
     assert any(u == "市第六中心" and "不在名录" in why for u, why in missing)
     assert "未报送 1" in res.output
 
 
+def test_units_in_registry_order_everywhere(tmp_path):
+    rng = random.Random(3)
+    folder = tmp_path / "units"
+    folder.mkdir()
+    names = ["市丙中心", "市甲中心", "市乙中心"]
+    for i, name in enumerate(names):
+        _unit(folder, rng, name, "市住建局", 1, f"u{i}.xlsx", mistakes=("control_rate",))
+    registry = tmp_path / "名录.csv"
+    order = ["市乙中心", "市丙中心", "市甲中心"]
+    registry.write_text("单位名称,主管部门\n" + "".join(f"{u},市住建局\n" for u in order), encoding="utf-8")
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out, "--registry", registry)
+    assert _units_listed(values(out, "单位汇总")) == order
+    for sheet in ("项目汇总", "指标明细", "基础数据", "问题清单"):
+        seen = [r["单位"] for r in values(out, sheet) if r["单位"] in names]
+        assert list(dict.fromkeys(seen)) == order, sheet
+
+
+def test_units_by_department_then_pinyin_in_every_sheet(tmp_path):
+    """Without a registry: 主管部门, then the unit's name, both by pinyin (安 an < 北 bei < 长 chang
+    < 大 da), not by code point (北 5317 < 大 5927 < 安 5B89 < 长 957F)."""
+    rng = random.Random(5)
+    folder = tmp_path / "units"
+    folder.mkdir()
+    units = [("大通站", "长沙市局"), ("安康站", "北京市局"), ("长城站", "北京市局"), ("北塔站", "北京市局"), ("安平站", "长沙市局")]
+    for i, (name, dept) in enumerate(units):
+        _unit(folder, rng, name, dept, 1, f"u{i}.xlsx", mistakes=("control_rate",))
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    expected = ["安康站", "北塔站", "长城站", "安平站", "大通站"]
+    rows = values(out, "单位汇总")
+    assert _units_listed(rows) == expected
+    assert [r["单位"] for r in rows if str(r["单位"]).endswith("小计")] == ["北京市局 小计", "长沙市局 小计"]
+    for sheet in ("项目汇总", "指标明细", "基础数据", "问题清单"):
+        seen = [r["单位"] for r in values(out, sheet) if r["单位"] and r["单位"] != "合计"]
+        assert list(dict.fromkeys(seen)) == expected, sheet
+
+
 def test_duplicate_unit_counted_once(tmp_path):
     from conftest import SAMPLES
-    import shutil
 
     for name in ("a.xlsx", "b.xlsx"):
         shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", tmp_path / name)
-    _, wb = rollup(tmp_path, tmp_path / "out" / "汇总.xlsx")
-    rows = list(wb["单位汇总"].iter_rows(values_only=True))
-    total_at = next(i for i, r in enumerate(rows) if r[0] == "合计")
-    assert [r[0] for r in rows[1:total_at]].count("株洲市住房公积金服务中心") == 1
-    assert any("重复报送" in str(r[14]) for r in rows[total_at + 1:])
+    out = tmp_path / "out" / "汇总.xlsx"
+    rollup(tmp_path, out)
+    rows = values(out, "单位汇总")
+    at = next(i for i, r in enumerate(rows) if r["单位"] == "合计")
+    assert _units_listed(rows[:at]).count("株洲市住房公积金服务中心") == 1
+    assert any("重复报送" in str(r["状态"]) for r in rows[at + 1:])
+    assert len({r["项目名称"] for r in values(out, "项目汇总") if r["单位"] != "合计"}) == len(values(out, "项目汇总")) - 1
 
 
-def test_statistics_sheet_has_charts_and_grade_counts(bureau, tmp_path):
+def test_project_only_filing_counts_with_the_sum_of_its_projects(tmp_path):
+    rng = random.Random(8)
+    folder = tmp_path / "units"
+    folder.mkdir()
+    whole = _unit(folder, rng, "市整体中心", "市住建局", 2, "a.xlsx")
+    only = _unit(folder, rng, "市项目中心", "市住建局", 3, "b.xlsx", projects_only=True)
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    rows = {r["单位"]: r for r in values(out, "单位汇总")}
+    assert rows["市整体中心"]["数据来源"] == "整体表"
+    assert rows["市整体中心"]["全年预算数"] == pytest.approx(_overall(whole)[0])
+    p = rows["市项目中心"]
+    assert p["数据来源"] == "项目表合计"
+    for column, field in (("年初预算数", "initial"), ("全年预算数", "budget"), ("全年执行数", "executed")):
+        assert p[column] == pytest.approx(sum(getattr(x.total, field) for x in only.projects))
+    assert rows["合计"]["全年执行数"] == pytest.approx(_overall(whole)[1] + sum(x.total.executed for x in only.projects))
+
+
+def test_statistics_are_formulas_with_their_counts(bureau, tmp_path):
     folder, specs = bureau
-    _, wb = rollup(folder, tmp_path / "汇总.xlsx")
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    wb = formulas(out)
     ws = wb["统计"]
-    assert len(ws._charts) == 2
-    assert ws["B2"].value == '=COUNTIF(\'单位汇总\'!$J$2:$J$' + ws["B2"].value.split("$J$")[2]
-    bands = {ws[f"A{r}"].value: ws[f"B{r}"].value for r in range(8, 13)}
-    assert sum(bands.values()) == len(specs)
+    col = {c.value: c.column_letter for c in wb["单位汇总"][1]}
+    stats = values(out, "统计")
+    assert [r["等级"] for r in stats[:5]] == ["优", "良", "中", "差", "合计"]
+    f, g = col["来源文件"], col["等级"]
+    assert re.fullmatch(rf"=COUNTIFS\('单位汇总'!\${f}\$2:\${f}\$\d+,\"<>\",'单位汇总'!\${g}\$2:\${g}\$\d+,\"优\"\)", ws["B2"].value)
+    assert stats[4]["单位数"] == sum(r["单位数"] for r in stats[:4])
+    bands = {r["等级"]: r["单位数"] for r in stats[7:12]}
+    assert list(bands) == ["<60%", "60%-80%", "80%-90%", "90%-100%", "≥100%"]
+    rates = [e / b for b, e in map(_overall, specs)]
+    assert bands["90%-100%"] == sum(0.9 <= r < 1 for r in rates) and sum(bands.values()) == len(specs)
+    for r in range(2, 14):
+        if ws[f"B{r}"].value is not None and r != 7 and r != 8:
+            assert str(ws[f"B{r}"].value).startswith("="), f"B{r} is typed, not a formula"
+    with zipfile.ZipFile(out) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) == 2
+    for xml in charts:  # whole units on the axis: a whole step and no decimals
+        val_ax = xml[xml.index("<c:valAx>"):]
+        assert re.search(r'<c:majorUnit val="\d+"/>', val_ax) and 'formatCode="0"' in val_ax
+
+
+def test_print_ready_sheets(bureau, tmp_path):
+    folder, _ = bureau
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    wb = formulas(out)
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape", ws.title
+        assert ws.print_title_rows in ("$1:$1", "$1:$2", "1:1", "1:2"), ws.title
+        assert "&P" in ws.oddFooter.right.text and "&N" in ws.oddFooter.right.text
+        assert re.search(r"\d{4}-\d{2}-\d{2}", ws.oddFooter.left.text)
+        if ws.title != "基础数据":
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)  # 1 when absent
+            assert ws.page_setup.fitToHeight == 0
+    base = wb["基础数据"]
+    assert base.print_title_cols in ("$A:$A", "A:A") and base.row_breaks is not None
+    units = wb["单位汇总"]
+    head = {c.value: c.column_letter for c in units[1]}
+    assert units.column_dimensions[head["完整路径"]].hidden
+    assert units[f"{head['来源文件']}2"].value == "unit1.xlsx" or units[f"{head['来源文件']}2"].value.endswith(".xlsx")
+    assert "/" not in units[f"{head['来源文件']}2"].value
+    assert units[f"{head['完整路径']}2"].value.endswith(units[f"{head['来源文件']}2"].value)
+    assert units[f"{head['等级']}2"].alignment.horizontal == "center"
+    assert units[f"{head['自评总分']}2"].number_format == "0.00"
+    assert units[f"{head['全年预算数']}2"].number_format == "#,##0.00"
+    assert units[f"{head['执行率']}2"].number_format == "0.00%"
+    assert units[f"{head['单位']}2"].alignment.wrap_text
+    projects = wb["项目汇总"]
+    assert {projects.cell(r, 8).number_format for r in range(2, projects.max_row)} == {"0.00"}
+    # Headers that wrap get a row tall enough for them.
+    assert wb["基础数据"].row_dimensions[2].height >= 2 * 12
+
+
+def test_rollup_is_marked_as_xlsxcheck_output(bureau, tmp_path):
+    folder, _ = bureau
+    out = tmp_path / "汇总.xlsx"
+    rollup(folder, out)
+    with zipfile.ZipFile(out) as z:
+        custom = z.read("docProps/custom.xml").decode()
+    assert re.search(r'name="xlsxcheck-output".*?<vt:lpwstr>rollup</vt:lpwstr>', custom, re.S)
+
+
+def test_links_to_the_annotated_copies(bureau, tmp_path):
+    folder, specs = bureau
+    out = tmp_path / "out" / "汇总.xlsx"
+    copies = tmp_path / "批注"
+    rollup(folder, out, "--annotate", copies)
+    wb = formulas(out)
+    units = wb["单位汇总"]
+    head = {c.value: c.column_letter for c in units[1]}
+    linked = {}
+    for r in range(2, units.max_row + 1):
+        cell = units[f"{head['批注副本']}{r}"]
+        if cell.hyperlink is not None:  # relative, with Windows separators as Excel writes them
+            linked[units[f"A{r}"].value] = cell.hyperlink.target.replace("\\", "/")
+    assert set(linked) == {s.unit for s in specs}
+    for target in linked.values():
+        assert not Path(target).is_absolute() and (out.parent / target).resolve().is_file()
+    finding = wb["问题清单"]["C2"]
+    file, anchor = finding.hyperlink.target.replace("\\", "/"), finding.hyperlink.location
+    target = f"{file}#{anchor}" if anchor else file
+    path, where = target.split("#", 1)
+    assert (out.parent / path).resolve() == (copies / "unit3.xlsx").resolve()
+    assert where == "'" + finding.value.replace("!", "'!")
 
 
 def test_rollup_refuses_non_xlsx_output(bureau, tmp_path):

@@ -250,10 +250,11 @@ def _annotate_folder_apart(folder: Path, paths, lang: str) -> None:
                                 f"the annotated copies cannot go into a checked folder itself (they would replace the inputs): {folder}"))
 
 
-def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: bool) -> None:
-    """Annotated copies; a workbook that cannot be annotated adds a D605 finding to the run."""
+def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: bool) -> dict[str, Path]:
+    """Annotated copies; a workbook that cannot be annotated adds a D605 finding to the run.
+    Returns each annotated workbook's copy by its file (the rollup links to them)."""
     from .pipeline import select_findings
-    from .report.annotate import annotate_all
+    from .report.annotate import annotate_all, copy_target
 
     progress = _Progress(quiet, _say(lang, "批注", "annotating"))
     progress.start(len(result.books))
@@ -272,6 +273,9 @@ def _annotate(result, folder: str, lang: str, opts, quiet: bool, include_clean: 
     click.echo(_say(lang, f"批注副本 {len(written)} 个 → {folder}", f"annotated copies: {len(written)} → {folder}")
                + (_say(lang, f"（{len(failed)} 个文件无法标注，见 D605）", f" ({len(failed)} could not be annotated, see D605)") if failed else ""),
                err=True)
+    made = {str(p) for p in written}
+    return {b.file: target for b in result.books for suffix in (".xlsx", ".xlsm")
+            if str(target := copy_target(Path(folder), b.file, suffix)) in made}
 
 
 def _write_report(result, fmt: str, output: str | None, lang: str, color: bool | None, summary_only: bool = False) -> None:
@@ -320,8 +324,9 @@ def _exit_code(result, strict: bool) -> int:
 @_common
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="汇总工作簿 .xlsx / the rollup workbook to write.")
 @click.option("--exclude-errors", is_flag=True, help="有错误的单位不计入合计（仍列出） / leave units with errors out of totals.")
+@click.option("--annotate", type=click.Path(file_okay=False), help="同时在 DIR 中生成批注副本，汇总表链接到副本 / annotated copies into DIR, linked from the rollup.")
 def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, timeout, strict, lang, quiet, output,
-           exclude_errors):
+           exclude_errors, annotate):
     """把各单位自评表汇总为一个工作簿 / merge every unit's workbook into one summary workbook."""
     from .output import OutputError, refuse_inputs
     from .rollup import write_rollup
@@ -332,12 +337,16 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
         raise CliError("汇总文件须为 .xlsx / the rollup must be an .xlsx file")
     opts.rollup_rows = True
     _writable_folder(Path(output).absolute().parent, lang, ("汇总表", "rollup"))
+    if annotate:
+        _annotate_folder_apart(Path(annotate), paths, lang)
+        _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
     result = _run(paths, opts, quiet, lang)
     if not result.books:
         raise _nothing_found(result, paths, lang)
+    copies = _annotate(result, annotate, lang, opts, quiet, False) if annotate else {}
     try:
         refuse_inputs(Path(output), result.inputs)  # the registry, waivers and config are inputs too
-        summary = write_rollup(result, output, lang=lang, exclude_errors=exclude_errors)
+        summary = write_rollup(result, output, lang=lang, exclude_errors=exclude_errors, annotated=copies)
     except OutputError as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:  # named by the target, not by the temporary file beside it

@@ -1,30 +1,40 @@
-"""The bureau-wide rollup workbook (汇总): every unit, project, indicator and finding of a run.
+"""The bureau-wide rollup workbook (汇总): every unit, project, indicator and finding of a run,
+written with XlsxWriter as a finance office hands it on.
 
-Totals are live Excel formulas (SUBTOTAL, so that department subtotals are not counted
-twice, and 执行率 as a ratio of the totals). Units with a duplicate filing, and with
-``exclude_errors`` units with errors, are listed below the totals instead of in them.
-No text from a workbook is ever written as a formula.
+- Every formula is written together with the value it computes, so previewers, pandas and
+  calamine see the totals, while Excel, WPS and LibreOffice keep them live. Totals use
+  SUBTOTAL (department subtotals are not counted twice), 执行率 is a ratio of the totals,
+  and every statistic is a COUNTIF(S) over the unit rows.
+- Every sheet prints on A4 landscape, as wide as one page (基础数据: in pages of whole items
+  with the unit column repeated), with the header row repeated, the sheet name on top and the
+  run date and page numbers below.
+- Units come in registry order when a registry is given, else by 主管部门 and the pinyin of
+  their names, the same order in every sheet.
+- Units with a duplicate or unreadable filing, and with ``exclude_errors`` units with errors,
+  are listed below the totals in 单位汇总 and left out of every other sheet but 问题清单.
+- No text from a workbook is ever written as a formula.
 """
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
+import math
+import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from typing import Any, NamedTuple
 
 from .checks.duplicate_filing import duplicates
-from .checks.grade_matches_score import grade_of
+from .checks.grade_matches_score import GRADES as GRADE_FLOORS
 from .model import BookSummary
 from .output import atomic_path, refuse_inputs
 from .pipeline import RunResult
 from .report.terminal import UI
+from .values import normalize
 
-__all__ = ["write_rollup", "SHEETS", "RATE_BANDS"]
+__all__ = ["write_rollup", "SHEETS", "RATE_BANDS", "OUTPUT_PROPERTY"]
 
 SHEETS = {
     "units": ("单位汇总", "Units"),
@@ -35,14 +45,57 @@ SHEETS = {
     "stats": ("统计", "Statistics"),
     "missing": ("未报送", "Not filed"),
 }
-AMOUNT = "#,##0.00"
-RATE = "0.00%"
+# The custom document property that marks a workbook xlsxcheck wrote (read back by reading.py).
+OUTPUT_PROPERTY = ("xlsxcheck-output", "rollup")
 GRADES = ("优", "良", "中", "差")
-RATE_BANDS = ((0, 0.6, "<60%"), (0.6, 0.8, "60%-80%"), (0.8, 0.9, "80%-90%"), (0.9, 1.0, "90%-100%"), (1.0, float("inf"), "≥100%"))
-_BASE_ITEMS = (("sangong", "三公经费"), ("car", "公务用车购置和维护经费"), ("abroad", "出国经费"), ("reception", "公务接待"),
-               ("project", "项目支出"), ("public", "公用经费"), ("procurement", "政府采购金额"))
-_ERRORS_EXCLUDED = "有错误，未计入合计"
-_BASE_COLS = (("prev_final", "上年决算数"), ("budget", "本年预算数"), ("final", "本年决算数"))
+RATE_BANDS = ((None, 0.6, "<60%"), (0.6, 0.8, "60%-80%"), (0.8, 0.9, "80%-90%"), (0.9, 1.0, "90%-100%"), (1.0, None, "≥100%"))
+_BASE_ITEMS = (("sangong", "三公经费", "Three public expenses"), ("car", "公务用车购置和维护经费", "Official cars"),
+               ("abroad", "出国经费", "Travel abroad"), ("reception", "公务接待", "Official reception"),
+               ("project", "项目支出", "Project spending"), ("public", "公用经费", "Public funds"),
+               ("procurement", "政府采购金额", "Government procurement"))
+_BASE_COLS = (("prev_final", "上年决算数", "Last year final"), ("budget", "本年预算数", "Budget"), ("final", "本年决算数", "Final"))
+_SOURCE = {"overall": ("整体表", "whole-unit table"), "projects": ("项目表合计", "sum of project tables")}
+_STATUS = {
+    "unreadable": ("无法读取，未计入", "unreadable, not counted"),
+    "no_tables": ("无标准表，未计入", "no template table, not counted"),
+    "duplicate": ("重复报送（同 {file}），未计入", "filed twice (as {file}), not counted"),
+    "errors": ("有错误，未计入合计", "has errors, left out of totals"),
+}
+_TEXT = {
+    "subtotal": ("{dep} 小计", "{dep} subtotal"), "total": ("合计", "Total"), "others": ("未计入合计的单位", "Units not counted"),
+    "no_dep": ("（未填主管部门）", "(no department)"), "whole_file": ("（整个文件）", "(whole file)"),
+    "annotated": ("批注副本", "annotated copy"), "missing": ("名录内单位，未报送", "in the registry, not filed"),
+    "extra": ("已报送，但不在名录中（{file}）", "filed, but not in the registry ({file})"),
+    "overall_table": ("部门整体支出", "whole-unit spending"), "footer": ("汇总日期 {date}", "Rolled up {date}"),
+    "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+}
+_MAX_LINKS = 65530  # Excel's limit of hyperlinks on one sheet
+
+
+class Formula(NamedTuple):
+    """A formula xlsxcheck wrote itself (the only text written as a formula) and its value."""
+
+    text: str
+    value: Any
+
+
+class Link(NamedTuple):
+    url: str  # "external:relative/path.xlsx#'Sheet'!A1"
+    text: str
+
+
+class Styled(NamedTuple):
+    value: Any
+    style: str  # a key of _Book.formats
+
+
+@dataclass(frozen=True)
+class _Col:
+    key: str
+    zh: str
+    en: str
+    width: float
+    style: str = "text"  # text | wrap | amount | rate | score | int | center | link | hidden
 
 
 @dataclass
@@ -53,265 +106,560 @@ class _Unit:
     initial: float | None
     budget: float | None
     executed: float | None
-    score: float | None
+    source: str  # "overall" | "projects" | "": where the funds come from
     errors: int
     warnings: int
     status: str  # "" counted | text saying why not
+    annotated: Path | None = None
+
+    @property
+    def rate(self) -> float | None:
+        return self.executed / self.budget if self.executed is not None and self.budget else None
 
 
-class Formula(str):
-    """A formula xlsxcheck wrote itself: the only strings written as formulas."""
+def _t(key: str, lang: str, **kw) -> str:
+    return _TEXT[key][lang == "en"].format(**kw)
+
+
+def _col_name(i: int) -> str:
+    name = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _text_width(text: str) -> float:
+    """Width in Excel's column units: a CJK character is about 1.8 digits wide."""
+    return sum(1.8 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _lines(text: str, width: float) -> int:
+    usable = max(width - 1, 1)
+    return sum(max(1, math.ceil(_text_width(part) / usable)) for part in text.split("\n"))
+
+
+def _height(values, wrapped: list[tuple[int, float]]) -> float | None:
+    """The height (points) of a data row whose wrapped cells need more than one line, else None.
+    No spreadsheet grows a stored row when it opens the file, so the height is written; the
+    width of a text is estimated from its UTF-8 length (a CJK character: 3 bytes, 1.8 digits wide)."""
+    lines = 1
+    for i, usable in wrapped:
+        v = values[i] if i < len(values) else None
+        if v.__class__ is not str:
+            if v.__class__ is Link:
+                v = v.text
+            else:
+                continue
+        if len(v) * 1.8 > usable or "\n" in v:
+            n = math.ceil((len(v) + 0.4 * (len(v.encode()) - len(v))) / usable) + v.count("\n")
+            if n > lines:
+                lines = n
+    return _LINE * lines + 2 if lines > 1 else None
+
+
+_LINE = 13  # points per line of 10-point text
+
+
+def _grade_formula(cell: str) -> str:
+    """=IF(I5="","",IF(I5>=90,"优",…)): the grade of a score, from the thresholds of rule S207."""
+    inner = f'"{GRADE_FLOORS[-1][1]}"'
+    for floor, grade in reversed(GRADE_FLOORS[:-1]):
+        inner = f'IF({cell}>={floor:g},"{grade}",{inner})'
+    return f'=IF({cell}="","",{inner})'
+
+
+def _grade(score: float | None) -> str:
+    return "" if score is None else next(g for floor, g in GRADE_FLOORS if score >= floor)
+
+
+def _rate_formula(budget: str, executed: str, value: float | None) -> Formula:
+    return Formula(f'=IF(OR({executed}="",N({budget})=0),"",{executed}/{budget})', "" if value is None else value)
+
+
+@lru_cache(maxsize=None)
+def _pinyin(text: str) -> tuple[str, ...]:
+    """The sort key of Chinese text as a bureau sorts it: by pinyin (tone 1-4 after the letters),
+    the text itself breaking ties."""
+    from pypinyin import Style, lazy_pinyin
+
+    return (*(p.casefold() for p in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)), "\x00" + text)
+
+
+class _Book:
+    """The XlsxWriter workbook with its cell formats and the run's print setup."""
+
+    def __init__(self, path: Path, lang: str, today: dt.date) -> None:
+        import xlsxwriter
+
+        self.lang, self.today = lang, today
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True,  # rows stream to disk: memory does not grow with indicator rows
+            "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False,
+            "nan_inf_to_errors": True,
+            "default_format_properties": {"font_size": 10, "valign": "top"},
+        })
+        self.wb.set_properties({"title": "预算绩效自评汇总" if lang == "zh" else "Budget performance self-evaluation rollup",
+                                "author": "xlsxcheck", "comments": f"xlsxcheck rollup {today.isoformat()}"})
+        self.wb.set_custom_property(*OUTPUT_PROPERTY)
+        base = {"text": {}, "wrap": {"text_wrap": True}, "amount": {"num_format": "#,##0.00"}, "rate": {"num_format": "0.00%"},
+                "score": {"num_format": "0.00"}, "int": {"num_format": "0"}, "center": {"align": "center"},
+                "link": {"font_color": "blue", "underline": 1, "text_wrap": True}, "hidden": {}}
+        add = self.wb.add_format
+        self.formats = {k: add(v) for k, v in base.items()}
+        self.formats |= {f"total_{k}": add(v | {"bold": True, "top": 1}) for k, v in base.items()}
+        self.formats["error"] = add({"num_format": "0", "bg_color": "#FFC7CE"})
+        self.formats["group"] = add({"bold": True})
+        self.formats["header"] = add({"bold": True, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter",
+                                      "text_wrap": True, "border": 1})
+
+    def sheet(self, key: str, cols: list[_Col], groups: list[tuple[str, int, int]] | None = None,
+              fit_width: bool = True) -> "_Sheet":
+        return _Sheet(self, SHEETS[key][self.lang == "en"], cols, groups, fit_width)
+
+    def close(self) -> None:
+        self.wb.close()
 
 
 class _Sheet:
-    """One sheet written row by row in openpyxl's write-only mode (streamed to disk, so a
-    rollup of ten thousand units does not hold millions of cell objects)."""
+    """One sheet, written row by row (XlsxWriter's constant-memory mode streams each row)."""
 
-    def __init__(self, wb, title: str, headers: list[str], widths: list[int]) -> None:
-        from openpyxl.utils import get_column_letter
+    def __init__(self, book: _Book, title: str, cols: list[_Col], groups, fit_width: bool) -> None:
+        self.book, self.title, self.cols = book, title, cols
+        self.wrapped = [(i, max(c.width - 1, 1)) for i, c in enumerate(cols) if c.style in ("wrap", "link")]
+        self.ix = {c.key: i for i, c in enumerate(cols)}
+        ws = self.ws = book.wb.add_worksheet(title)
+        fmt = book.formats
+        for i, c in enumerate(cols):
+            ws.set_column(i, i, c.width, fmt[c.style], {"hidden": True} if c.style == "hidden" else None)
+        en = book.lang == "en"
+        header_rows = 2 if groups else 1
+        self.header_rows = header_rows
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        ws.repeat_rows(0, header_rows - 1)
+        ws.hide_gridlines(0)  # gridlines on screen and on paper: rows stay readable across a page
+        ws.set_header(f"&C&\"-,Bold\"{title}")
+        ws.set_footer(f"&L{_t('footer', book.lang, date=book.today.isoformat())}&R{_t('page', book.lang)}")
+        if fit_width:
+            ws.fit_to_pages(1, 0)
+        else:  # too wide for one legible page: pages of whole column groups, the unit column on each
+            ws.repeat_columns(0)
+        ws.freeze_panes(header_rows, 1)
+        head = fmt["header"]
+        if groups:
+            ws.set_row(0, 16 * max(_lines(g, sum(c.width for c in cols[a:b + 1])) for g, a, b in groups) + 4)
+            for text, first, last in groups:
+                if first == last:
+                    ws.write_string(0, first, text, head)
+                else:
+                    ws.merge_range(0, first, 0, last, text, head)
+            ws.write_blank(0, 0, None, head)
+        row = header_rows - 1
+        ws.set_row(row, 13.5 * max(_lines(c.en if en else c.zh, c.width) for c in cols) + 4)
+        for i, c in enumerate(cols):
+            ws.write_string(row, i, c.en if en else c.zh, head)
+        self.row = header_rows  # the next row to write, 0-based
 
-        self.ws = wb.create_sheet(title)
-        self.n_cols = len(headers)
-        for i, w in enumerate(widths, start=1):
-            self.ws.column_dimensions[get_column_letter(i)].width = w
-        self.ws.freeze_panes = "B2"
-        # Printed (or exported to PDF) landscape, as wide as one page.
-        self.ws.page_setup.orientation = "landscape"
-        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
-        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
-        self.row = 0
-        self.append(headers, style="header")
+    def letter(self, key: str) -> str:
+        return _col_name(self.ix[key])
 
-    def append(self, values: list[Any], fmts: list[str | None] | None = None, style: str = "", fill_col: int | None = None) -> int:
-        """Write a row; return its number."""
-        cells = [self._cell(v, fmts[i] if fmts else None, style, fill_col == i) for i, v in enumerate(values)]
-        self.ws.append(cells)
+    def write(self, values: list[Any], total: bool = False) -> int:
+        """Write a row of values in column order; return its 1-based row number."""
+        ws, r, fmts, cols = self.ws, self.row, self.book.formats, self.cols
+        height = None if total else _height(values, self.wrapped)
+        if height:
+            ws.set_row(r, height)
+        for c, v in enumerate(values):
+            cls = v.__class__
+            if total:
+                if v is None or v == "":
+                    continue
+                if cls is not Styled:  # totals in bold; a label overflows into the empty cells beside it
+                    v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
+            if cls is str:
+                if v:
+                    ws.write_string(r, c, v)
+            elif cls is float or cls is int:
+                ws.write_number(r, c, v)
+            elif v is None:
+                continue
+            else:
+                style = None
+                if cls is Styled:
+                    v, style = v.value, fmts[v.style]
+                    cls = v.__class__
+                if cls is Formula:
+                    ws.write_formula(r, c, v.text, style, v.value)
+                elif cls is Link:
+                    ws.write_url(r, c, v.url, style or fmts["link"], string=v.text)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    ws.write_number(r, c, v, style)
+                elif v is not None and v != "":
+                    ws.write_string(r, c, str(v), style)
         self.row += 1
         return self.row
 
-    def _cell(self, value: Any, fmt: str | None, style: str, red: bool):
-        if isinstance(value, str) and not isinstance(value, Formula):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters an .xls may hold
-            if not (value[:1] in ("=", "+", "-", "@") or style or red):
-                return value
-        elif not (fmt or style or red or isinstance(value, Formula)):
-            return value
-        cell = WriteOnlyCell(self.ws, value=value)
-        if isinstance(value, str) and not isinstance(value, Formula):
-            cell.data_type = "s"  # workbook text stays text
-        if fmt:
-            cell.number_format = fmt
-        if style:
-            cell.font, cell.fill, cell.alignment = _STYLES[style]
-        if red:
-            cell.fill = _RED
-        return cell
+    def skip(self) -> None:
+        self.row += 1
 
     def close(self, last_row: int | None = None) -> None:
-        from openpyxl.utils import get_column_letter
-
-        self.ws.auto_filter.ref = f"A1:{get_column_letter(self.n_cols)}{max(last_row or self.row, 1)}"
-
-
-def _styles():
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    header = (Font(bold=True), PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7"),
-              Alignment(horizontal="center", vertical="center", wrap_text=True))
-    total = (Font(bold=True), PatternFill(fill_type=None), Alignment())
-    return {"header": header, "total": total}, PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+        """Autofilter over the header and the data rows (totals below stay out of it); print
+        the rows written and no more."""
+        last = max(last_row if last_row is not None else self.row, self.header_rows)
+        self.ws.autofilter(self.header_rows - 1, 0, last - 1, len(self.cols) - 1)
+        self.ws.print_area(0, 0, max(self.row, self.header_rows) - 1, len(self.cols) - 1)
 
 
-_STYLES, _RED = _styles()
-
-
-def _units(result: RunResult, registry, exclude_errors: bool) -> list[_Unit]:
+def _units(result: RunResult, registry, exclude_errors: bool, annotated: dict[str, Path], lang: str) -> list[_Unit]:
     dup = duplicates(result.books)
     units = []
     for pos, book in enumerate(result.books):
-        if not book.readable or not book.tables:
-            status = "无法读取，未计入" if not book.readable else "无标准表，未计入"
+        if not book.readable:
+            status = _STATUS["unreadable"][lang == "en"]
+        elif not book.tables:
+            status = _STATUS["no_tables"][lang == "en"]
         elif pos in dup:
-            status = f"重复报送（同 {Path(result.books[dup[pos]].file).name}），未计入"
+            status = _STATUS["duplicate"][lang == "en"].format(file=Path(result.books[dup[pos]].file).name)
         else:
             status = ""
         c = result.counts(book.file)
         if not status and exclude_errors and c["error"]:
-            status = _ERRORS_EXCLUDED
+            status = _STATUS["errors"][lang == "en"]
         department, parent = book.department, ""
         if registry is not None:
             entry = registry.entry(book.unit)
             if entry:
                 department, parent = entry[0] or department, entry[1]
-        units.append(_Unit(book, department or "（未填主管部门）", parent, *book.funds, book.total_score,
-                           c["error"], c["warning"], status))
+        funds, source = book.funds, "overall" if any(v is not None for v in book.funds) else ""
+        if not source and book.project_rows:
+            # A filing of project tables only: its funds are the sum of its projects'.
+            sums = tuple(_sum(getattr(p, k) for p in book.project_rows) for k in ("initial", "budget", "executed"))
+            if any(v is not None for v in sums):
+                funds, source = sums, "projects"
+        units.append(_Unit(book, department or _t("no_dep", lang), parent, *funds, source, c["error"], c["warning"],
+                           status, annotated.get(book.file)))
     return units
 
 
-def _listed(u: _Unit) -> bool:
-    """Units whose projects, indicators and base data the detail sheets show: all but
-    duplicates and unreadable files (units left out of totals for errors are shown)."""
-    return not u.status or u.status == _ERRORS_EXCLUDED
+def _sum(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present), 6) if present else None
 
 
-def _units_sheet(wb, units: list[_Unit], lang: str) -> tuple[int, int]:
-    sheet = _Sheet(wb, SHEETS["units"][0 if lang == "zh" else 1],
-                   ["单位", "主管部门", "上级单位", "年度", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评总分", "等级",
-                    "项目数", "错误", "警告", "来源文件", "状态"],
-                   [30, 26, 18, 7, 13, 13, 13, 9, 9, 6, 7, 6, 6, 40, 24])
-    counted = [u for u in units if not u.status]
+def _ordered(units: list[_Unit], registry) -> tuple[list[list[_Unit]], list[_Unit]]:
+    """Counted units grouped by department, and the units not counted, in the order a bureau
+    expects: the registry's order when there is one, else 主管部门 then unit name by pinyin.
+    Units missing from the registry follow the registered ones in pinyin order."""
+    rank = {normalize(name): i for i, name in enumerate(registry.units)} if registry is not None else {}
+
+    def key(u: _Unit) -> tuple:
+        r = rank.get(normalize(u.book.unit))
+        if r is not None:
+            return (0, r, u.book.file)
+        return (1, _pinyin(u.department), _pinyin(u.book.unit), u.book.file)
+
     by_dep: dict[str, list[_Unit]] = defaultdict(list)
-    for u in counted:
+    for u in sorted((u for u in units if not u.status), key=key):
         by_dep[u.department].append(u)
-    for dep in sorted(by_dep):
+    return list(by_dep.values()), sorted((u for u in units if u.status), key=key)
+
+
+def _relative(path: Path, start: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path.resolve())
+
+
+def _units_sheet(book: _Book, groups: list[list[_Unit]], others: list[_Unit], registry, links: bool, out_dir: Path) -> dict:
+    lang = book.lang
+    cols = [_Col("unit", "单位", "Unit", 22, "wrap"), _Col("department", "主管部门", "Department", 14, "wrap")]
+    if registry is not None:
+        cols.append(_Col("parent", "上级单位", "Parent", 12, "wrap"))
+    cols += [_Col("year", "年度", "Year", 6, "int"), _Col("initial", "年初预算数", "Initial budget", 12, "amount"),
+             _Col("budget", "全年预算数", "Full-year budget", 12, "amount"), _Col("executed", "全年执行数", "Executed", 12, "amount"),
+             _Col("rate", "执行率", "Rate", 8.5, "rate"), _Col("score", "自评总分", "Score", 7, "score"),
+             _Col("grade", "等级", "Grade", 5.5, "center"), _Col("projects", "项目数", "Projects", 5.5, "int"),
+             _Col("errors", "错误", "Errors", 5.5, "int"), _Col("warnings", "警告", "Warnings", 5.5, "int"),
+             _Col("source", "数据来源", "Figures from", 8, "wrap"), _Col("file", "来源文件", "File", 20, "wrap")]
+    if links:
+        cols.append(_Col("annotated", "批注副本", "Annotated", 9, "link"))
+    cols += [_Col("status", "状态", "Status", 14, "wrap"), _Col("path", "完整路径", "Full path", 40, "hidden")]
+    sheet = book.sheet("units", cols)
+    L = sheet.letter
+
+    def unit_row(u: _Unit) -> None:
+        b, r = u.book, sheet.row + 1
+        link = Link("external:" + _relative(u.annotated, out_dir), _t("annotated", lang)) if u.annotated else None
+        score = b.total_score if u.source == "overall" else None
+        values: dict[str, Any] = {
+            "unit": b.unit, "department": u.department, "parent": u.parent, "year": b.year, "initial": u.initial,
+            "budget": u.budget, "executed": u.executed, "rate": _rate_formula(f"{L('budget')}{r}", f"{L('executed')}{r}", u.rate),
+            "score": score, "grade": Formula(_grade_formula(f"{L('score')}{r}"), _grade(score)), "projects": b.projects,
+            "errors": Styled(u.errors, "error") if u.errors else u.errors, "warnings": u.warnings,
+            "source": _SOURCE[u.source][lang == "en"] if u.source else "", "file": Path(b.file).name, "annotated": link,
+            "status": u.status, "path": b.path,
+        }
+        sheet.write([values.get(c.key) for c in cols])
+
+    summed = ("initial", "budget", "executed", "projects", "errors", "warnings")
+
+    def total_row(label: str, first: int, last: int, members: list[_Unit]) -> int:
+        r = sheet.row + 1
+        values: dict[str, Any] = {"unit": label}
+        for key in summed:
+            col = L(key)
+            # A range with no unit rows is the header cell: SUBTOTAL of text is 0, never circular.
+            ref = f"{col}{first}:{col}{last}" if last >= first else f"{col}1"
+            values[key] = Formula(f"=SUBTOTAL(9,{ref})", _total(members, key))
+        budget, executed = values["budget"].value, values["executed"].value
+        values["rate"] = Formula(f'=IF(N({L("budget")}{r})=0,"",{L("executed")}{r}/{L("budget")}{r})',
+                                 executed / budget if budget else "")
+        return sheet.write([values.get(c.key) for c in cols], total=True)
+
+    counted = [u for g in groups for u in g]
+    for members in groups:
         first = sheet.row + 1
-        for u in sorted(by_dep[dep], key=lambda x: x.book.unit):
-            _unit_row(sheet, u)
-        _total_row(sheet, first, sheet.row, f"{dep} 小计")
-    total_row = _total_row(sheet, 2, sheet.row, "合计")
-    others = [u for u in units if u.status]
+        for u in members:
+            unit_row(u)
+        total_row(_t("subtotal", lang, dep=members[0].department), first, sheet.row, members)
+    total_at = total_row(_t("total", lang), 2, sheet.row, counted)
     if others:
-        sheet.append([])
-        sheet.append(["未计入合计的单位"], style="total")
+        sheet.skip()
+        sheet.write([Styled(_t("others", lang), "group")])
         for u in others:
-            _unit_row(sheet, u)
-    sheet.close(total_row)
-    return total_row, len(counted)
+            unit_row(u)
+    sheet.close(total_at - 1)
+    return {"sheet": sheet.title, "last": total_at - 1, "total": total_at, "counted": counted,
+            "grade": L("grade"), "rate": L("rate"), "file": L("file"), "score": L("score")}
 
 
-_UNIT_FMTS = [None, None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE] + [None] * 7
+def _total(units: list[_Unit], key: str) -> float | int:
+    if key in ("projects",):
+        return sum(u.book.projects for u in units)
+    if key in ("errors", "warnings"):
+        return sum(getattr(u, key) for u in units)
+    return round(sum(v for u in units if (v := getattr(u, key)) is not None), 6)
 
 
-def _unit_row(sheet: _Sheet, u: _Unit) -> None:
-    b = u.book
-    rate = u.executed / u.budget if u.executed is not None and u.budget else None
-    sheet.append([b.unit, u.department, u.parent, b.year, u.initial, u.budget, u.executed, rate, u.score,
-                  grade_of(u.score) if u.score is not None else "", b.projects, u.errors, u.warnings, b.file, u.status],
-                 _UNIT_FMTS, fill_col=11 if u.errors else None)
-
-
-def _total_row(sheet: _Sheet, first: int, last: int, label: str) -> int:
-    row = sheet.row + 1
-    values: list[Any] = [label] + [None] * 14
-    for col in (5, 6, 7, 11, 12, 13):
-        letter = "ABCDEFGHIJKLMNO"[col - 1]
-        values[col - 1] = Formula(f"=SUBTOTAL(9,{letter}{first}:{letter}{last})")
-    values[7] = Formula(f'=IF(F{row}=0,"",G{row}/F{row})')
-    return sheet.append(values, _UNIT_FMTS, style="total")
-
-
-def _projects_sheet(wb, units: list[_Unit], lang: str) -> int:
-    sheet = _Sheet(wb, SHEETS["projects"][0 if lang == "zh" else 1],
-                   ["单位", "主管部门", "项目名称", "年初预算数", "全年预算数", "全年执行数", "执行率", "自评得分", "等级", "来源"],
-                   [30, 26, 30, 13, 13, 13, 9, 9, 6, 40])
-    fmts = [None, None, None, AMOUNT, AMOUNT, AMOUNT, RATE, None, None, None]
-    for u in filter(_listed, units):
-        for p in u.book.project_rows:
-            rate = p.executed / p.budget if p.executed is not None and p.budget else None
-            sheet.append([u.book.unit, u.department, p.name, p.initial, p.budget, p.executed, rate, p.score,
-                          grade_of(p.score) if p.score is not None else "", f"{u.book.file} / {p.sheet}"], fmts)
-    last = sheet.row
-    row = last + 1
-    sheet.append(["合计", None, None, *(Formula(f"=SUM({c}2:{c}{max(last, 2)})") for c in "DEF"),
-                  Formula(f'=IF(E{row}=0,"",F{row}/E{row})')], fmts, style="total")
+def _projects_sheet(book: _Book, counted: list[_Unit]) -> int:
+    lang = book.lang
+    cols = [_Col("unit", "单位", "Unit", 20, "wrap"), _Col("department", "主管部门", "Department", 14, "wrap"),
+            _Col("project", "项目名称", "Project", 26, "wrap"), _Col("initial", "年初预算数", "Initial budget", 12, "amount"),
+            _Col("budget", "全年预算数", "Full-year budget", 12, "amount"), _Col("executed", "全年执行数", "Executed", 12, "amount"),
+            _Col("rate", "执行率", "Rate", 8.5, "rate"), _Col("score", "自评得分", "Score", 7, "score"),
+            _Col("grade", "等级", "Grade", 5.5, "center"), _Col("file", "来源", "Source", 22, "wrap"),
+            _Col("path", "完整路径", "Full path", 40, "hidden")]
+    sheet = book.sheet("projects", cols)
+    L = sheet.letter
+    rows = [(u, p) for u in counted for p in u.book.project_rows]
+    for u, p in rows:
+        r = sheet.row + 1
+        rate = p.executed / p.budget if p.executed is not None and p.budget else None
+        sheet.write([u.book.unit, u.department, p.name, p.initial, p.budget, p.executed,
+                     _rate_formula(f"{L('budget')}{r}", f"{L('executed')}{r}", rate), p.score,
+                     Formula(_grade_formula(f"{L('score')}{r}"), _grade(p.score)), f"{Path(u.book.file).name} / {p.sheet}", u.book.path])
+    last, r = sheet.row, sheet.row + 1
+    sums = [round(sum(v for _, p in rows if (v := getattr(p, k)) is not None), 6) for k in ("initial", "budget", "executed")]
+    totals = [Formula(f"=SUBTOTAL(9,{c}2:{c}{last})" if last >= 2 else f"=SUBTOTAL(9,{c}1)", s)
+              for c, s in zip((L("initial"), L("budget"), L("executed")), sums)]
+    sheet.write([_t("total", lang), None, None, *totals,
+                 Formula(f'=IF(N({L("budget")}{r})=0,"",{L("executed")}{r}/{L("budget")}{r})', sums[2] / sums[1] if sums[1] else "")],
+                total=True)
     sheet.close(last)
-    return last - 1  # rows 2..last hold the projects
+    return len(rows)
 
 
-def _indicators_sheet(wb, units: list[_Unit], lang: str) -> None:
-    sheet = _Sheet(wb, SHEETS["indicators"][0 if lang == "zh" else 1],
-                   ["单位", "表", "一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施", "来源单元格"],
-                   [28, 30, 18, 18, 30, 16, 16, 7, 7, 30, 22])
-    for u in filter(_listed, units):
-        for indicator in u.book.indicator_rows:
-            sheet.append([u.book.unit, *indicator])
+def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
+    cols = [_Col("unit", "单位", "Unit", 16, "wrap"), _Col("table", "表", "Table", 16, "wrap"),
+            _Col("level1", "一级指标", "Level 1", 13, "wrap"), _Col("level2", "二级指标", "Level 2", 11, "wrap"),
+            _Col("level3", "三级指标", "Level 3", 20, "wrap"), _Col("target", "年度指标值", "Target", 11, "wrap"),
+            _Col("actual", "实际完成值", "Actual", 11, "wrap"), _Col("weight", "分值", "Weight", 6, "score"),
+            _Col("score", "得分", "Score", 6, "score"), _Col("reason", "偏差原因分析及改进措施", "Reason for deviation", 22, "wrap"),
+            _Col("cell", "来源单元格", "Source cell", 12, "text")]
+    sheet = book.sheet("indicators", cols)
+    # The largest sheet (every indicator of every table): written straight to the sheet,
+    # strings and numbers only, no per-cell dispatch.
+    ws, r, wrapped = sheet.ws, sheet.row, sheet.wrapped
+    write_string, write_number, set_row = ws.write_string, ws.write_number, ws.set_row
+    overall = _t("overall_table", book.lang)
+    for u in counted:
+        unit = u.book.unit
+        for row in u.book.indicator_rows:
+            table, *rest = row
+            height = _height((unit, *row), wrapped)
+            if height:
+                set_row(r, height)
+            write_string(r, 0, unit)
+            write_string(r, 1, table if table != "部门整体支出" else overall)
+            for c, v in enumerate(rest, start=2):
+                if v.__class__ is str:
+                    if v:
+                        write_string(r, c, v)
+                elif v is not None:
+                    write_number(r, c, v)
+            r += 1
+    sheet.row = r
     sheet.close()
 
 
-def _base_sheet(wb, units: list[_Unit], lang: str) -> None:
-    headers = ["单位", "编制数", "实际在职人数", "控制率"] + [f"{item}·{col}" for _, item in _BASE_ITEMS for _, col in _BASE_COLS]
-    sheet = _Sheet(wb, SHEETS["base"][0 if lang == "zh" else 1], headers, [30, 8, 10, 9] + [14] * (len(headers) - 4))
-    fmts = [None, None, None, RATE] + [AMOUNT] * (len(headers) - 4)
-    for u in filter(_listed, units):
+def _base_sheet(book: _Book, counted: list[_Unit]) -> None:
+    en = book.lang == "en"
+    cols = [_Col("unit", "单位", "Unit", 20, "wrap"), _Col("staff.authorized", "编制数", "Authorized", 7, "int"),
+            _Col("staff.actual", "实际在职人数", "Actual", 7, "int"), _Col("staff.control_rate", "控制率", "Control rate", 8.5, "rate")]
+    groups = [("财政供养人员情况" if not en else "Staff", 1, 3)]
+    for key, zh, en_name in _BASE_ITEMS:
+        groups.append((en_name if en else zh, len(cols), len(cols) + len(_BASE_COLS) - 1))
+        cols += [_Col(f"{key}.{col}", czh, cen, 10.5, "amount") for col, czh, cen in _BASE_COLS]
+    sheet = book.sheet("base", cols, groups=groups, fit_width=False)
+    # Vertical page breaks between items, so that no item is split over two pages.
+    per_page, breaks, width, first_width = [], [], cols[0].width, cols[0].width
+    for _, first, last in groups:
+        w = sum(c.width for c in cols[first:last + 1])
+        if width + w > 155 and width > first_width:  # what a page holds at 90%
+            breaks.append(first)
+            width = first_width
+        width += w
+    sheet.ws.set_v_pagebreaks(breaks)
+    sheet.ws.set_print_scale(90)
+    keys = [c.key for c in cols[1:]]
+    for u in counted:
         base = u.book.base
         if base:
-            sheet.append([u.book.unit, base.get("staff.authorized"), base.get("staff.actual"), base.get("staff.control_rate")]
-                         + [base.get(f"{key}.{col}") for key, _ in _BASE_ITEMS for col, _ in _BASE_COLS], fmts)
+            sheet.write([u.book.unit, *(base.get(k) for k in keys)])
     sheet.close()
 
 
-def _findings_sheet(wb, result: RunResult, lang: str) -> None:
-    sheet = _Sheet(wb, SHEETS["findings"][0 if lang == "zh" else 1],
-                   ["单位", "文件", "工作表", "单元格", "代码", "级别", "问题说明", "应为", "实为", "审核说明"],
-                   [28, 36, 14, 9, 7, 7, 80, 14, 14, 24])
-    for f in result.findings:
-        sheet.append([f.unit, f.file, f.sheet or "", f.cell or "", f.code, UI[lang][f.severity], f.text(lang), f.expected, f.actual, f.waived])
+def _findings_sheet(book: _Book, result: RunResult, order: dict[str, int], annotated: dict[str, Path], out_dir: Path) -> None:
+    lang = book.lang
+    cols = [_Col("unit", "单位", "Unit", 16, "wrap"), _Col("file", "文件", "File", 18, "wrap"),
+            _Col("where", "位置", "Cell", 12, "wrap"), _Col("code", "代码", "Code", 6), _Col("severity", "级别", "Severity", 6, "center"),
+            _Col("message", "问题说明", "Message", 56, "wrap"), _Col("expected", "应为", "Expected", 10, "wrap"),
+            _Col("actual", "实为", "Actual", 10, "wrap"), _Col("waived", "审核说明", "Waiver", 14, "wrap"),
+            _Col("path", "完整路径", "Full path", 40, "hidden")]
+    sheet = book.sheet("findings", cols)
+    paths = {b.file: b.path for b in result.books}
+    findings = sorted(result.findings, key=lambda f: order.get(f.file, len(order)))  # stable: cells stay in order
+    links = 0
+    for f in findings:
+        where: Any = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or _t("whole_file", lang))
+        copy = annotated.get(f.file)
+        if copy is not None and f.sheet and f.cell and links < _MAX_LINKS:
+            sheet_ref = f.sheet.replace("'", "''")
+            where = Link(f"external:{_relative(copy, out_dir)}#'{sheet_ref}'!{f.cell.split(':')[0]}", where)
+            links += 1
+        severity = UI[lang]["waived" if f.waived else f.severity]
+        sheet.write([f.unit, Path(f.file).name, where, f.code, severity, f.text(lang), f.expected, f.actual, f.waived,
+                     paths.get(f.file, f.file)])
     sheet.close()
 
 
-def _stats_sheet(wb, units_ws_name: str, units: list[_Unit], total_row: int, lang: str) -> None:
-    from openpyxl.chart import BarChart, Reference
+def _stats_sheet(book: _Book, units: dict) -> None:
+    lang = book.lang
+    cols = [_Col("label", "等级", "Grade", 14, "text"), _Col("count", "单位数", "Units", 9, "int"), _Col("share", "占比", "Share", 9, "rate")]
+    sheet = book.sheet("stats", cols)
+    src, last = units["sheet"].replace("'", "''"), max(units["last"], 2)
 
-    sheet = _Sheet(wb, SHEETS["stats"][0 if lang == "zh" else 1], ["等级", "单位数"], [16, 10])
-    ref = f"'{units_ws_name}'!$J$2:$J${max(total_row - 1, 2)}"
-    for g in GRADES:
-        sheet.append([g, Formula(f'=COUNTIF({ref},"{g}")')])
-    sheet.append([])
-    sheet.append(["执行率区间", "单位数"], style="header")
-    counted = [u for u in units if not u.status]
+    def rng(col: str) -> str:
+        return f"'{src}'!${col}$2:${col}${last}"
+
+    def table(rows: list[tuple[str, str, int]]) -> int:
+        """Label, COUNTIFS criteria and count per row, then a total row; every figure a formula."""
+        first, n = sheet.row + 1, sum(count for _, _, count in rows)
+        total = f"$B${first + len(rows)}"
+        for label, criteria, count in rows:
+            r = sheet.row + 1
+            # Unit rows are the ones with a source file: subtotal rows are not counted.
+            sheet.write([label, Formula(f'=COUNTIFS({rng(units["file"])},"<>"{criteria})', count),
+                         Formula(f'=IF({total}=0,"",B{r}/{total})', count / n if n else "")])
+        sheet.write([_t("total", lang), Formula(f"=SUM(B{first}:B{sheet.row})", n)], total=True)
+        return first
+
+    counted: list[_Unit] = units["counted"]
+    grades = Counter(_grade(u.book.total_score if u.source == "overall" else None) for u in counted)
+    grade_rows = [(g, f',{rng(units["grade"])},"{g}"', grades[g]) for g in GRADES]
+    grade_first = table(grade_rows)
+    sheet.skip()
+    for i, text in enumerate(("执行率区间", "单位数", "占比") if lang == "zh" else ("Execution rate", "Units", "Share")):
+        sheet.ws.write_string(sheet.row, i, text, book.formats["header"])
+    sheet.skip()
+    rates = [u.rate for u in counted if u.rate is not None]
+    band_rows = []
     for lo, hi, label in RATE_BANDS:
-        sheet.append([label, sum(1 for u in counted if u.budget and u.executed is not None and lo <= u.executed / u.budget < hi)])
-    for title, first, last, anchor in (("等级分布", 2, 5, "D2"), ("执行率分布", 8, 7 + len(RATE_BANDS), "D18")):
-        chart = BarChart()
-        chart.title, chart.legend = title, None
-        chart.add_data(Reference(sheet.ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
-        chart.set_categories(Reference(sheet.ws, min_col=1, min_row=first, max_row=last))
-        chart.height, chart.width = 7, 12
-        sheet.ws.add_chart(chart, anchor)
+        criteria = "".join(f',{rng(units["rate"])},"{op}{bound:g}"' for op, bound in ((">=", lo), ("<", hi)) if bound is not None)
+        band_rows.append((label, criteria, sum(1 for x in rates if (lo is None or x >= lo) and (hi is None or x < hi))))
+    band_first = table(band_rows)
+    for title, first, rows, anchor in ((("等级分布", "Grades"), grade_first, grade_rows, "E2"),
+                                       (("执行率分布", "Execution rates"), band_first, band_rows, "E18")):
+        chart = book.wb.add_chart({"type": "column"})
+        chart.add_series({"categories": [sheet.title, first - 1, 0, first + len(rows) - 2, 0],
+                          "values": [sheet.title, first - 1, 1, first + len(rows) - 2, 1],
+                          "data_labels": {"value": True}, "fill": {"color": "#5B9BD5"}})
+        chart.set_title({"name": title[lang == "en"]})
+        chart.set_legend({"none": True})
+        # Counts of units: whole numbers on the axis, never steps of 0.5.
+        chart.set_y_axis({"min": 0, "major_unit": _nice_step(max((c for _, _, c in rows), default=0)), "num_format": "0",
+                          "name": "单位数" if lang == "zh" else "Units"})
+        chart.set_size({"width": 480, "height": 280})
+        sheet.ws.insert_chart(anchor, chart)
+    sheet.ws.hide_gridlines(1)  # on paper the charts stand on white, not on a grid of empty cells
 
 
-def _missing_sheet(wb, result: RunResult, registry, lang: str) -> tuple[int, int]:
-    sheet = _Sheet(wb, SHEETS["missing"][0 if lang == "zh" else 1], ["单位", "主管部门", "情况"], [34, 28, 30])
+def _nice_step(top: int) -> int:
+    """A whole axis step giving at most eight gridlines: 1, 2, 5, 10, 20, 50, …"""
+    step, i = 1, 0
+    while top / step > 8:
+        step, i = int(step * (2, 2.5, 2)[i % 3]), i + 1
+    return step
+
+
+def _missing_sheet(book: _Book, result: RunResult, registry, order: dict[str, int]) -> tuple[int, int]:
+    lang = book.lang
+    cols = [_Col("unit", "单位", "Unit", 30, "wrap"), _Col("department", "主管部门", "Department", 20, "wrap"),
+            _Col("why", "情况", "Status", 40, "wrap"), _Col("path", "完整路径", "Full path", 40, "hidden")]
+    sheet = book.sheet("missing", cols)
     missing, extra = registry.compare(result.books)  # the same reading as D602 and D603
     for unit, dep in missing:
-        sheet.append([unit, dep, "名录内单位，未报送"])
-    for b in extra:
-        sheet.append([b.unit, b.department, f"已报送，但不在名录中（{b.file}）"])
+        sheet.write([unit, dep, _t("missing", lang)])
+    for b in sorted(extra, key=lambda b: order.get(b.file, len(order))):
+        sheet.write([b.unit, b.department, _t("extra", lang, file=Path(b.file).name), b.path])
     sheet.close()
     return len(missing), len(extra)
 
 
-def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclude_errors: bool = False) -> str:
-    """Write the rollup atomically; return a one-line summary for the terminal."""
-    from openpyxl import Workbook as XWorkbook
+def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclude_errors: bool = False,
+                 annotated: dict[str, str | Path] | None = None, today: dt.date | None = None) -> str:
+    """Write the rollup atomically; return a one-line summary for the terminal.
 
+    ``annotated`` maps a file (as the run shows it) to its annotated copy: its unit row and its
+    findings then link to the copy."""
     if not result.rollup_rows:
         raise ValueError("the run did not keep rollup rows: run it with Options(rollup_rows=True)")
     output = Path(output)
     refuse_inputs(output, [b.path for b in result.books])
     registry = result.registry
-    units = _units(result, registry, exclude_errors)
-    wb = XWorkbook(write_only=True)
-    total_row, n_units = _units_sheet(wb, units, lang)
-    n_projects = _projects_sheet(wb, units, lang)
-    _indicators_sheet(wb, units, lang)
-    _base_sheet(wb, units, lang)
-    _findings_sheet(wb, result, lang)
-    _stats_sheet(wb, SHEETS["units"][0 if lang == "zh" else 1], units, total_row, lang)
-    missing = (0, 0)
-    if registry is not None:
-        missing = _missing_sheet(wb, result, registry, lang)
-    try:
-        with atomic_path(output) as tmp:
-            wb.save(tmp)
-    except BaseException:
-        for ws in wb.worksheets:  # release the streamed sheets' temporary files
-            with contextlib.suppress(Exception):
-                ws.close()
-        raise
+    copies = {k: Path(v) for k, v in (annotated or {}).items()}
+    units = _units(result, registry, exclude_errors, copies, lang)
+    groups, others = _ordered(units, registry)
+    counted = [u for g in groups for u in g]
+    order = {u.book.file: i for i, u in enumerate(counted + others)}
+    out_dir = output.parent
+    with atomic_path(output) as tmp:
+        book = _Book(tmp, lang, today or dt.date.today())
+        info = _units_sheet(book, groups, others, registry, bool(copies), out_dir)
+        n_projects = _projects_sheet(book, counted)
+        _indicators_sheet(book, counted)
+        _base_sheet(book, counted)
+        _findings_sheet(book, result, order, copies, out_dir)
+        _stats_sheet(book, info)
+        missing = _missing_sheet(book, result, registry, order) if registry is not None else (0, 0)
+        book.close()
     skipped = Counter(u.status for u in units if u.status)
     note = "；".join(f"{k} {v}" for k, v in skipped.items())
-    text = f"汇总：{n_units} 个单位计入合计，{n_projects} 个项目 → {output}"
+    text = f"汇总：{len(counted)} 个单位计入合计，{n_projects} 个项目 → {output}"
     if registry is not None:
         text += f"；未报送 {missing[0]}，名录外 {missing[1]}"
     return text + (f"（{note}）" if note else "")
