@@ -72,11 +72,14 @@ def _units_listed(rows: list[dict]) -> list[str]:
     return [r["单位"] for r in rows if r["单位"] and r["来源文件"]]
 
 
-def test_totals_read_back_in_calamine_and_pandas(bureau, tmp_path):
+@pytest.mark.parametrize("streamed", [False, True], ids=["in-memory", "streamed"])
+def test_totals_read_back_in_calamine_and_pandas(bureau, tmp_path, monkeypatch, streamed):
     """Every formula carries its value: readers that do not compute (calamine, pandas, previewers)
-    see the totals, and Excel/LibreOffice see live SUBTOTAL formulas over the unit rows."""
+    see the totals, and Excel/LibreOffice see live SUBTOTAL formulas over the unit rows. The same
+    whether the rows were kept until the end or streamed to disk (a province-sized run)."""
     import pandas as pd
 
+    monkeypatch.setattr("xlsxcheck.rollup.STREAM_ROWS", 0 if streamed else 10**9)
     folder, specs = bureau
     out = tmp_path / "汇总.xlsx"
     rollup(folder, out)
@@ -105,7 +108,7 @@ def test_totals_read_back_in_calamine_and_pandas(bureau, tmp_path):
     b, e = col["全年预算数"], col["全年执行数"]
     assert ws[f"{b}{at}"].value == f"=SUBTOTAL(9,{b}2:{b}{at - 1})"
     assert ws[f"{col['执行率']}{at}"].value == f'=IF(N({b}{at})=0,"",{e}{at}/{b}{at})'
-    assert ws[f"{col['执行率']}2"].value == f'=IF(OR({e}2="",N({b}2)=0),"",{e}2/{b}2)'
+    assert ws[f"{col['执行率']}2"].value == pytest.approx(ws[f"{e}2"].value / ws[f"{b}2"].value)
 
     projects = values(out, "项目汇总")
     names = [(r["单位"], r["项目名称"]) for r in projects if r["单位"] != "合计"]
@@ -357,3 +360,30 @@ def test_rollup_rows_are_kept_only_when_the_rollup_asks(bureau, tmp_path):
     rows = [len(b.indicator_rows) for b in full.books]
     assert rows == [sum(len(p.indicators) for p in s.projects) + len(s.overall_indicators) for s in specs]
     assert all(b.base for b in full.books)
+
+
+def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
+    """The rollup's leaner writer for string and number cells (rollup._worksheet_class) must
+    write exactly the XML of XlsxWriter's own, for every kind of cell it takes or passes on."""
+    import xlsxwriter
+
+    from xlsxcheck.rollup import _worksheet_class
+
+    assert _worksheet_class() is not xlsxwriter.worksheet.Worksheet  # the lean writer is in use
+    parts = []
+    for cls in (None, _worksheet_class()):
+        path = tmp_path / f"{'plain' if cls is None else 'lean'}.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
+        ws = wb.add_worksheet("s", worksheet_class=cls)
+        fmt, rate = wb.add_format({"text_wrap": True}), wb.add_format({"num_format": "0.00%"})
+        ws.set_column(2, 2, 10, rate)
+        for r in range(3):
+            ws.write_string(r, 0, f"单位<&>{r}", fmt)
+            ws.write_number(r, 1, 1234.5 + r / 3, rate)
+            ws.write_number(r, 2, 0.25)  # column format only
+            ws.write_string(r, 3, "=not a formula")
+            ws.write_formula(r, 4, f"=B{r + 1}*2", rate, 2469 + r)
+        wb.close()
+        with zipfile.ZipFile(path) as z:
+            parts.append(z.read("xl/worksheets/sheet1.xml"))
+    assert parts[0] == parts[1]

@@ -21,7 +21,7 @@ import datetime as dt
 import math
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -70,6 +70,7 @@ _TEXT = {
     "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
 }
 _MAX_LINKS = 65530  # Excel's limit of hyperlinks on one sheet
+STREAM_ROWS = 150_000  # indicator rows (about 4000 units) beyond which rows are streamed to disk
 
 
 class Formula(NamedTuple):
@@ -162,20 +163,10 @@ def _height(values, wrapped: list[tuple[int, float]]) -> float | None:
 _LINE = 13  # points per line of 10-point text
 
 
-def _grade_formula(cell: str) -> str:
-    """=IF(I5="","",IF(I5>=90,"优",…)): the grade of a score, from the thresholds of rule S207."""
-    inner = f'"{GRADE_FLOORS[-1][1]}"'
-    for floor, grade in reversed(GRADE_FLOORS[:-1]):
-        inner = f'IF({cell}>={floor:g},"{grade}",{inner})'
-    return f'=IF({cell}="","",{inner})'
-
-
 def _grade(score: float | None) -> str:
+    """The grade of a score by the thresholds of rule S207 (a value: one formula costs XlsxWriter
+    about thirty regex passes, and a rollup has a row per project)."""
     return "" if score is None else next(g for floor, g in GRADE_FLOORS if score >= floor)
-
-
-def _rate_formula(budget: str, executed: str, value: float | None) -> Formula:
-    return Formula(f'=IF(OR({executed}="",N({budget})=0),"",{executed}/{budget})', "" if value is None else value)
 
 
 @lru_cache(maxsize=None)
@@ -187,15 +178,47 @@ def _pinyin(text: str) -> tuple[str, ...]:
     return (*(p.casefold() for p in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)), "\x00" + text)
 
 
+@lru_cache(maxsize=None)
+def _worksheet_class():
+    """XlsxWriter's worksheet with a leaner writer for the cells a rollup holds by the hundred
+    thousand: a shared string or a number with its own format. XlsxWriter's general writer
+    spends half the rollup's time building and escaping attributes that need no escaping
+    here; the XML written is the same byte for byte (tests/test_rollup.py compares the two).
+    Any other cell, or an XlsxWriter whose cell records differ, goes through XlsxWriter's own."""
+    from xlsxwriter.worksheet import Worksheet
+
+    try:
+        from xlsxwriter.utility import xl_rowcol_to_cell_fast
+        from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple
+    except ImportError:
+        return Worksheet
+
+    class RollupWorksheet(Worksheet):
+        def _write_cell(self, row, col, cell) -> None:
+            fmt, kind = cell.format, cell.__class__
+            if fmt is not None:
+                if kind is CellStringTuple and not self.constant_memory:
+                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}" t="s"><v>{cell.string}</v></c>')
+                    return
+                if kind is CellNumberTuple:
+                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}"><v>{cell.number:.16G}</v></c>')
+                    return
+            super()._write_cell(row, col, cell)
+
+    return RollupWorksheet
+
+
 class _Book:
     """The XlsxWriter workbook with its cell formats and the run's print setup."""
 
-    def __init__(self, path: Path, lang: str, today: dt.date) -> None:
+    def __init__(self, path: Path, lang: str, today: dt.date, constant_memory: bool) -> None:
         import xlsxwriter
 
         self.lang, self.today = lang, today
         self.wb = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True,  # rows stream to disk: memory does not grow with indicator rows
+            # Up to a few thousand units the cells are kept until the end (shared strings, about
+            # 1.7x as fast); beyond, rows stream to disk so memory does not grow with them.
+            "constant_memory": constant_memory,
             "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False,
             "nan_inf_to_errors": True,
             "default_format_properties": {"font_size": 10, "valign": "top"},
@@ -223,14 +246,15 @@ class _Book:
 
 
 class _Sheet:
-    """One sheet, written row by row (XlsxWriter's constant-memory mode streams each row)."""
+    """One sheet, written row by row (in order: XlsxWriter's constant-memory mode requires it)."""
 
     def __init__(self, book: _Book, title: str, cols: list[_Col], groups, fit_width: bool) -> None:
         self.book, self.title, self.cols = book, title, cols
         self.wrapped = [(i, max(c.width - 1, 1)) for i, c in enumerate(cols) if c.style in ("wrap", "link")]
         self.ix = {c.key: i for i, c in enumerate(cols)}
-        ws = self.ws = book.wb.add_worksheet(title)
+        ws = self.ws = book.wb.add_worksheet(title, worksheet_class=_worksheet_class())
         fmt = book.formats
+        self.fmts = [fmt[c.style] for c in cols]  # every cell carries its format: see _worksheet_class
         for i, c in enumerate(cols):
             ws.set_column(i, i, c.width, fmt[c.style], {"hidden": True} if c.style == "hidden" else None)
         en = book.lang == "en"
@@ -268,7 +292,7 @@ class _Sheet:
 
     def write(self, values: list[Any], total: bool = False) -> int:
         """Write a row of values in column order; return its 1-based row number."""
-        ws, r, fmts, cols = self.ws, self.row, self.book.formats, self.cols
+        ws, r, fmts, cols, own = self.ws, self.row, self.book.formats, self.cols, self.fmts
         height = None if total else _height(values, self.wrapped)
         if height:
             ws.set_row(r, height)
@@ -281,20 +305,20 @@ class _Sheet:
                     v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
             if cls is str:
                 if v:
-                    ws.write_string(r, c, v)
+                    ws.write_string(r, c, v, own[c])
             elif cls is float or cls is int:
-                ws.write_number(r, c, v)
+                ws.write_number(r, c, v, own[c])
             elif v is None:
                 continue
             else:
-                style = None
+                style = own[c]
                 if cls is Styled:
                     v, style = v.value, fmts[v.style]
                     cls = v.__class__
                 if cls is Formula:
                     ws.write_formula(r, c, v.text, style, v.value)
                 elif cls is Link:
-                    ws.write_url(r, c, v.url, style or fmts["link"], string=v.text)
+                    ws.write_url(r, c, v.url, fmts["link"] if style is own[c] else style, string=v.text)
                 elif isinstance(v, (int, float)) and not isinstance(v, bool):
                     ws.write_number(r, c, v, style)
                 elif v is not None and v != "":
@@ -392,13 +416,13 @@ def _units_sheet(book: _Book, groups: list[list[_Unit]], others: list[_Unit], re
     L = sheet.letter
 
     def unit_row(u: _Unit) -> None:
-        b, r = u.book, sheet.row + 1
+        b = u.book
         link = Link("external:" + _relative(u.annotated, out_dir), _t("annotated", lang)) if u.annotated else None
         score = b.total_score if u.source == "overall" else None
         values: dict[str, Any] = {
             "unit": b.unit, "department": u.department, "parent": u.parent, "year": b.year, "initial": u.initial,
-            "budget": u.budget, "executed": u.executed, "rate": _rate_formula(f"{L('budget')}{r}", f"{L('executed')}{r}", u.rate),
-            "score": score, "grade": Formula(_grade_formula(f"{L('score')}{r}"), _grade(score)), "projects": b.projects,
+            "budget": u.budget, "executed": u.executed, "rate": u.rate,
+            "score": score, "grade": _grade(score), "projects": b.projects,
             "errors": Styled(u.errors, "error") if u.errors else u.errors, "warnings": u.warnings,
             "source": _SOURCE[u.source][lang == "en"] if u.source else "", "file": Path(b.file).name, "annotated": link,
             "status": u.status, "path": b.path,
@@ -457,11 +481,9 @@ def _projects_sheet(book: _Book, counted: list[_Unit]) -> int:
     L = sheet.letter
     rows = [(u, p) for u in counted for p in u.book.project_rows]
     for u, p in rows:
-        r = sheet.row + 1
         rate = p.executed / p.budget if p.executed is not None and p.budget else None
         sheet.write([u.book.unit, u.department, p.name, p.initial, p.budget, p.executed,
-                     _rate_formula(f"{L('budget')}{r}", f"{L('executed')}{r}", rate), p.score,
-                     Formula(_grade_formula(f"{L('score')}{r}"), _grade(p.score)), f"{Path(u.book.file).name} / {p.sheet}", u.book.path])
+                     rate, p.score, _grade(p.score), f"{Path(u.book.file).name} / {p.sheet}", u.book.path])
     last, r = sheet.row, sheet.row + 1
     sums = [round(sum(v for _, p in rows if (v := getattr(p, k)) is not None), 6) for k in ("initial", "budget", "executed")]
     totals = [Formula(f"=SUBTOTAL(9,{c}2:{c}{last})" if last >= 2 else f"=SUBTOTAL(9,{c}1)", s)
@@ -483,7 +505,7 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
     sheet = book.sheet("indicators", cols)
     # The largest sheet (every indicator of every table): written straight to the sheet,
     # strings and numbers only, no per-cell dispatch.
-    ws, r, wrapped = sheet.ws, sheet.row, sheet.wrapped
+    ws, r, wrapped, fmts = sheet.ws, sheet.row, sheet.wrapped, sheet.fmts
     write_string, write_number, set_row = ws.write_string, ws.write_number, ws.set_row
     overall = _t("overall_table", book.lang)
     for u in counted:
@@ -493,14 +515,14 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
             height = _height((unit, *row), wrapped)
             if height:
                 set_row(r, height)
-            write_string(r, 0, unit)
-            write_string(r, 1, table if table != "部门整体支出" else overall)
+            write_string(r, 0, unit, fmts[0])
+            write_string(r, 1, table if table != "部门整体支出" else overall, fmts[1])
             for c, v in enumerate(rest, start=2):
                 if v.__class__ is str:
                     if v:
-                        write_string(r, c, v)
+                        write_string(r, c, v, fmts[c])
                 elif v is not None:
-                    write_number(r, c, v)
+                    write_number(r, c, v, fmts[c])
             r += 1
     sheet.row = r
     sheet.close()
@@ -516,7 +538,7 @@ def _base_sheet(book: _Book, counted: list[_Unit]) -> None:
         cols += [_Col(f"{key}.{col}", czh, cen, 10.5, "amount") for col, czh, cen in _BASE_COLS]
     sheet = book.sheet("base", cols, groups=groups, fit_width=False)
     # Vertical page breaks between items, so that no item is split over two pages.
-    per_page, breaks, width, first_width = [], [], cols[0].width, cols[0].width
+    breaks, width, first_width = [], cols[0].width, cols[0].width
     for _, first, last in groups:
         w = sum(c.width for c in cols[first:last + 1])
         if width + w > 155 and width > first_width:  # what a page holds at 90%
@@ -648,7 +670,8 @@ def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclud
     order = {u.book.file: i for i, u in enumerate(counted + others)}
     out_dir = output.parent
     with atomic_path(output) as tmp:
-        book = _Book(tmp, lang, today or dt.date.today())
+        streamed = sum(len(u.book.indicator_rows) for u in counted) > STREAM_ROWS
+        book = _Book(tmp, lang, today or dt.date.today(), constant_memory=streamed)
         info = _units_sheet(book, groups, others, registry, bool(copies), out_dir)
         n_projects = _projects_sheet(book, counted)
         _indicators_sheet(book, counted)
