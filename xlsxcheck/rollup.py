@@ -45,7 +45,7 @@ SHEETS = {
     "stats": ("统计", "Statistics"),
     "missing": ("未报送", "Not filed"),
 }
-# The custom document property that marks a workbook xlsxcheck wrote (read back by reading.py).
+# The custom document property that marks a workbook xlsxcheck wrote, so that it is never read as a filing.
 OUTPUT_PROPERTY = ("xlsxcheck-output", "rollup")
 GRADES = ("优", "良", "中", "差")
 RATE_BANDS = ((None, 0.6, "<60%"), (0.6, 0.8, "60%-80%"), (0.8, 0.9, "80%-90%"), (0.9, 1.0, "90%-100%"), (1.0, None, "≥100%"))
@@ -58,7 +58,7 @@ _SOURCE = {"overall": ("整体表", "whole-unit table"), "projects": ("项目表
 _STATUS = {
     "unreadable": ("无法读取，未计入", "unreadable, not counted"),
     "no_tables": ("无标准表，未计入", "no template table, not counted"),
-    "duplicate": ("重复报送（同 {file}），未计入", "filed twice (as {file}), not counted"),
+    "duplicate": ("重复报送（同 {file}），未计入", "duplicate of {file}, not counted"),
     "errors": ("有错误，未计入合计", "has errors, left out of totals"),
 }
 _TEXT = {
@@ -120,15 +120,6 @@ class _Unit:
 
 def _t(key: str, lang: str, **kw) -> str:
     return _TEXT[key][lang == "en"].format(**kw)
-
-
-def _col_name(i: int) -> str:
-    name = ""
-    i += 1
-    while i:
-        i, rem = divmod(i - 1, 26)
-        name = chr(65 + rem) + name
-    return name
 
 
 def _text_width(text: str) -> float:
@@ -274,7 +265,7 @@ class _Sheet:
         ws.freeze_panes(header_rows, 1)
         head = fmt["header"]
         if groups:
-            ws.set_row(0, 16 * max(_lines(g, sum(c.width for c in cols[a:b + 1])) for g, a, b in groups) + 4)
+            ws.set_row(0, _LINE * max(_lines(g, sum(c.width for c in cols[a:b + 1])) for g, a, b in groups) + 4)
             for text, first, last in groups:
                 if first == last:
                     ws.write_string(0, first, text, head)
@@ -282,13 +273,15 @@ class _Sheet:
                     ws.merge_range(0, first, 0, last, text, head)
             ws.write_blank(0, 0, None, head)
         row = header_rows - 1
-        ws.set_row(row, 13.5 * max(_lines(c.en if en else c.zh, c.width) for c in cols) + 4)
+        ws.set_row(row, _LINE * max(_lines(c.en if en else c.zh, c.width) for c in cols) + 4)
         for i, c in enumerate(cols):
             ws.write_string(row, i, c.en if en else c.zh, head)
         self.row = header_rows  # the next row to write, 0-based
 
     def letter(self, key: str) -> str:
-        return _col_name(self.ix[key])
+        from xlsxwriter.utility import xl_col_to_name
+
+        return xl_col_to_name(self.ix[key])
 
     def write(self, values: list[Any], total: bool = False) -> int:
         """Write a row of values in column order; return its 1-based row number."""
@@ -318,7 +311,7 @@ class _Sheet:
                 if cls is Formula:
                     ws.write_formula(r, c, v.text, style, v.value)
                 elif cls is Link:
-                    ws.write_url(r, c, v.url, fmts["link"] if style is own[c] else style, string=v.text)
+                    ws.write_url(r, c, v.url, fmts["link"], string=v.text)
                 elif isinstance(v, (int, float)) and not isinstance(v, bool):
                     ws.write_number(r, c, v, style)
                 elif v is not None and v != "":
@@ -418,7 +411,7 @@ def _units_sheet(book: _Book, groups: list[list[_Unit]], others: list[_Unit], re
     def unit_row(u: _Unit) -> None:
         b = u.book
         link = Link("external:" + _relative(u.annotated, out_dir), _t("annotated", lang)) if u.annotated else None
-        score = b.total_score if u.source == "overall" else None
+        score = b.total_score  # of the 整体表: a filing of project tables only has none
         values: dict[str, Any] = {
             "unit": b.unit, "department": u.department, "parent": u.parent, "year": b.year, "initial": u.initial,
             "budget": u.budget, "executed": u.executed, "rate": u.rate,
@@ -601,7 +594,7 @@ def _stats_sheet(book: _Book, units: dict) -> None:
         return first
 
     counted: list[_Unit] = units["counted"]
-    grades = Counter(_grade(u.book.total_score if u.source == "overall" else None) for u in counted)
+    grades = Counter(_grade(u.book.total_score) for u in counted)
     grade_rows = [(g, f',{rng(units["grade"])},"{g}"', grades[g]) for g in GRADES]
     grade_first = table(grade_rows)
     sheet.skip()
