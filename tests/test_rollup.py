@@ -253,16 +253,17 @@ def test_statistics_are_formulas_with_their_counts(bureau, tmp_path):
     ws = wb["统计"]
     col = {c.value: c.column_letter for c in wb["单位汇总"][1]}
     stats = values(out, "统计")
-    assert [r["等级"] for r in stats[:5]] == ["优", "良", "中", "差", "合计"]
+    assert [r["等级"] for r in stats[:6]] == ["优", "良", "中", "差", "无总分", "合计"]
     f, g = col["来源文件"], col["等级"]
     assert re.fullmatch(rf"=COUNTIFS\('单位汇总'!\${f}\$2:\${f}\$\d+,\"<>\",'单位汇总'!\${g}\$2:\${g}\$\d+,\"优\"\)", ws["B2"].value)
-    assert stats[4]["单位数"] == sum(r["单位数"] for r in stats[:4])
-    bands = {r["等级"]: r["单位数"] for r in stats[7:12]}
-    assert list(bands) == ["<60%", "60%-80%", "80%-90%", "90%-100%", "≥100%"]
+    assert stats[5]["单位数"] == sum(r["单位数"] for r in stats[:5]) == len(specs)
+    bands = {r["等级"]: r["单位数"] for r in stats[8:14]}
+    assert list(bands) == ["<60%", "60%-80%", "80%-90%", "90%-100%", "≥100%", "无法计算"]
     rates = [e / b for b, e in map(_overall, specs)]
     assert bands["90%-100%"] == sum(0.9 <= r < 1 for r in rates) and sum(bands.values()) == len(specs)
-    for r in range(2, 14):
-        if ws[f"B{r}"].value is not None and r != 7 and r != 8:
+    assert stats[14]["单位数"] == len(specs)
+    for r in range(2, 16):
+        if ws[f"B{r}"].value is not None and r not in (8, 9):
             assert str(ws[f"B{r}"].value).startswith("="), f"B{r} is typed, not a formula"
     with zipfile.ZipFile(out) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]

@@ -67,7 +67,7 @@ _TEXT = {
     "annotated": ("批注副本", "annotated copy"), "missing": ("名录内单位，未报送", "in the registry, not filed"),
     "extra": ("已报送，但不在名录中（{file}）", "filed, but not in the registry ({file})"),
     "overall_table": ("部门整体支出", "whole-unit spending"), "footer": ("汇总日期 {date}", "Rolled up {date}"),
-    "page": ("第 &P 页，共 &N 页", "Page &P of &N"),
+    "page": ("第 &P 页，共 &N 页", "Page &P of &N"), "no_score": ("无总分", "no score"), "no_rate": ("无法计算", "not computable"),
 }
 _MAX_LINKS = 65530  # Excel's limit of hyperlinks on one sheet
 STREAM_ROWS = 150_000  # indicator rows (about 4000 units) beyond which rows are streamed to disk
@@ -534,7 +534,7 @@ def _base_sheet(book: _Book, counted: list[_Unit]) -> None:
     breaks, width, first_width = [], cols[0].width, cols[0].width
     for _, first, last in groups:
         w = sum(c.width for c in cols[first:last + 1])
-        if width + w > 155 and width > first_width:  # what a page holds at 90%
+        if width + w > 135 and width > first_width:  # what an A4 landscape page holds at 90%, with room to spare
             breaks.append(first)
             width = first_width
         width += w
@@ -596,7 +596,8 @@ def _stats_sheet(book: _Book, units: dict) -> None:
     counted: list[_Unit] = units["counted"]
     grades = Counter(_grade(u.book.total_score) for u in counted)
     grade_rows = [(g, f',{rng(units["grade"])},"{g}"', grades[g]) for g in GRADES]
-    grade_first = table(grade_rows)
+    # Units without a score or a rate are counted too, so that each table adds up to the units.
+    grade_first = table(grade_rows + [(_t("no_score", lang), f',{rng(units["grade"])},""', grades[""])])
     sheet.skip()
     for i, text in enumerate(("执行率区间", "单位数", "占比") if lang == "zh" else ("Execution rate", "Units", "Share")):
         sheet.ws.write_string(sheet.row, i, text, book.formats["header"])
@@ -606,7 +607,7 @@ def _stats_sheet(book: _Book, units: dict) -> None:
     for lo, hi, label in RATE_BANDS:
         criteria = "".join(f',{rng(units["rate"])},"{op}{bound:g}"' for op, bound in ((">=", lo), ("<", hi)) if bound is not None)
         band_rows.append((label, criteria, sum(1 for x in rates if (lo is None or x >= lo) and (hi is None or x < hi))))
-    band_first = table(band_rows)
+    band_first = table(band_rows + [(_t("no_rate", lang), f',{rng(units["rate"])},""', len(counted) - len(rates))])
     for title, first, rows, anchor in ((("等级分布", "Grades"), grade_first, grade_rows, "E2"),
                                        (("执行率分布", "Execution rates"), band_first, band_rows, "E18")):
         chart = book.wb.add_chart({"type": "column"})
@@ -674,6 +675,12 @@ def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclud
         missing = _missing_sheet(book, result, registry, order) if registry is not None else (0, 0)
         book.close()
     skipped = Counter(u.status for u in units if u.status)
+    if lang == "en":
+        note = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        text = f"rollup: {len(counted)} units in the totals, {n_projects} projects → {output}"
+        if registry is not None:
+            text += f"; not filed {missing[0]}, not in the registry {missing[1]}"
+        return text + (f" ({note})" if note else "")
     note = "；".join(f"{k} {v}" for k, v in skipped.items())
     text = f"汇总：{len(counted)} 个单位计入合计，{n_projects} 个项目 → {output}"
     if registry is not None:
