@@ -116,16 +116,16 @@ def test_refuses_to_write_over_an_input(tmp_path):
 def test_failed_rollup_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch, where):
     out = tmp_path / "汇总.xlsx"
     out.write_bytes(b"earlier rollup")
-    import openpyxl.workbook.workbook as owb
+    import xlsxwriter.workbook as xw
 
     import xlsxcheck.output as output
 
     if where == "save":
-        def failing_save(self, filename):
-            Path(filename).write_bytes(b"PK\x03\x04 half")
+        def failing_store(self):
+            Path(self.filename).write_bytes(b"PK\x03\x04 half")
             raise OSError("磁盘已满 / disk full")
 
-        monkeypatch.setattr(owb.Workbook, "save", failing_save)
+        monkeypatch.setattr(xw.Workbook, "_store_workbook", failing_store)
     else:
         def failing_replace(src, dst):
             raise OSError("rename failed")

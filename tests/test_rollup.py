@@ -388,3 +388,15 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         with zipfile.ZipFile(path) as z:
             parts.append(z.read("xl/worksheets/sheet1.xml"))
     assert parts[0] == parts[1]
+
+
+def test_every_indicator_names_its_source_cell(tmp_path):
+    """The Hubei filing has no 得分 in its indicator rows: the source cell is then the indicator's
+    own (三级指标) cell, never a bare sheet name."""
+    from conftest import SAMPLES
+
+    shutil.copy(SAMPLES / "10_黄石市第三中学_湖北.xlsx", tmp_path / "a.xlsx")
+    out = tmp_path / "out" / "汇总.xlsx"
+    rollup(tmp_path, out)
+    cells = [r["来源单元格"] for r in values(out, "指标明细")]
+    assert cells and all(re.fullmatch(r".+![A-Z]+\d+", c) for c in cells), cells

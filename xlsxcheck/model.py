@@ -112,7 +112,8 @@ class Workbook:
             for i in t.indicators if rollup_rows else ():
                 indicators.append((title or "部门整体支出", shown(i.level1), shown(i.level2), shown(i.level3), i.target_parsed.text,
                                    i.actual_parsed.text, i.weight.value if i.weight.present else None,
-                                   i.score.value if i.score.present else None, shown(i.reason), f"{t.sheet}!{i.score.cell}"))
+                                   i.score.value if i.score.present else None, shown(i.reason),
+                                   f"{t.sheet}!{i.score.cell or i.level3.cell}"))  # a template may have no 得分 column
         dates = [t.fields["date"].value for t in self.tables if "date" in t.fields and t.fields["date"].present]
         base_values = {} if base is None or not rollup_rows else {k: v.value for k, v in base.fields.items() if v.present and v.kind != "text"}
         return BookSummary(

@@ -151,7 +151,7 @@ def _height(values, wrapped: list[tuple[int, float]]) -> float | None:
     return _LINE * lines + 2 if lines > 1 else None
 
 
-_LINE = 13  # points per line of 10-point text
+_LINE = 14  # points per line of 10-point text (CJK glyphs stand taller than Latin ones)
 
 
 def _grade(score: float | None) -> str:
@@ -233,7 +233,12 @@ class _Book:
         return _Sheet(self, SHEETS[key][self.lang == "en"], cols, groups, fit_width)
 
     def close(self) -> None:
-        self.wb.close()
+        from xlsxwriter.exceptions import FileCreateError
+
+        try:
+            self.wb.close()
+        except FileCreateError as exc:  # XlsxWriter's wrapper of the OSError (disk full, no permission)
+            raise OSError(str(exc.__cause__ or exc)) from exc
 
 
 class _Sheet:
