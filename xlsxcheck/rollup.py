@@ -18,6 +18,7 @@ written with XlsxWriter as a finance office hands it on.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import os
 from collections import Counter, defaultdict
@@ -651,23 +652,9 @@ def _missing_sheet(book: _Book, result: RunResult, registry, order: dict[str, in
     return len(missing), len(extra)
 
 
-def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclude_errors: bool = False,
-                 annotated: dict[str, str | Path] | None = None, today: dt.date | None = None) -> str:
-    """Write the rollup atomically; return a one-line summary for the terminal.
-
-    ``annotated`` maps a file (as the run shows it) to its annotated copy: its unit row and its
-    findings then link to the copy."""
-    if not result.rollup_rows:
-        raise ValueError("the run did not keep rollup rows: run it with Options(rollup_rows=True)")
-    output = Path(output)
-    refuse_inputs(output, [b.path for b in result.books])
-    registry = result.registry
-    copies = {k: Path(v) for k, v in (annotated or {}).items()}
-    units = _units(result, registry, exclude_errors, copies, lang)
-    groups, others = _ordered(units, registry)
-    counted = [u for g in groups for u in g]
-    order = {u.book.file: i for i, u in enumerate(counted + others)}
-    out_dir = output.parent
+def _write(output: Path, result: RunResult, groups, others, order, copies, lang: str, today) -> tuple[tuple[int, int], int]:
+    """Write the workbook to a temporary file renamed into place; return (missing, extra) and the number of projects."""
+    registry, counted, out_dir = result.registry, [u for g in groups for u in g], output.parent
     with atomic_path(output) as tmp:
         streamed = sum(len(u.book.indicator_rows) for u in counted) > STREAM_ROWS
         book = _Book(tmp, lang, today or dt.date.today(), constant_memory=streamed)
@@ -679,6 +666,39 @@ def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclud
         _stats_sheet(book, info)
         missing = _missing_sheet(book, result, registry, order) if registry is not None else (0, 0)
         book.close()
+    return missing, n_projects
+
+
+def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclude_errors: bool = False,
+                 annotated: dict[str, str | Path] | None = None, today: dt.date | None = None) -> str:
+    """Write the rollup atomically; return a one-line summary for the terminal.
+
+    ``annotated`` maps a file (as the run shows it) to its annotated copy: its unit row and its
+    findings then link to the copy."""
+    if not result.rollup_rows:
+        raise ValueError("the run did not keep rollup rows: run it with Options(rollup_rows=True)")
+    output = Path(output)
+    refuse_inputs(output, [b.path for b in result.books])
+    # XlsxWriter keeps a record per cell (half a million for 1000 units) and pypinyin loads its
+    # dictionaries, none of it in a reference cycle; the cyclic collector would only rescan them
+    # and the whole run again and again (a fifth of the rollup's time), so it waits until the end.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _rollup(result, output, lang, exclude_errors, annotated, today)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _rollup(result: RunResult, output: Path, lang: str, exclude_errors: bool, annotated, today) -> str:
+    registry = result.registry
+    copies = {k: Path(v) for k, v in (annotated or {}).items()}
+    units = _units(result, registry, exclude_errors, copies, lang)
+    groups, others = _ordered(units, registry)
+    counted = [u for g in groups for u in g]
+    order = {u.book.file: i for i, u in enumerate(counted + others)}
+    missing, n_projects = _write(output, result, groups, others, order, copies, lang, today)
     skipped = Counter(u.status for u in units if u.status)
     if lang == "en":
         note = "; ".join(f"{k}: {v}" for k, v in skipped.items())
