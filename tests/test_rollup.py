@@ -378,12 +378,19 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         ws = wb.add_worksheet("s", worksheet_class=cls)
         fmt, rate = wb.add_format({"text_wrap": True}), wb.add_format({"num_format": "0.00%"})
         ws.set_column(2, 2, 10, rate)
-        for r in range(3):
-            ws.write_string(r, 0, f"单位<&>{r}", fmt)
-            ws.write_number(r, 1, 1234.5 + r / 3, rate)
-            ws.write_number(r, 2, 0.25)  # column format only
-            ws.write_string(r, 3, "=not a formula")
-            ws.write_formula(r, 4, f"=B{r + 1}*2", rate, 2469 + r)
+        for r in range(40):  # more than two blocks of 16 rows (spans)
+            if r % 7 == 3:
+                continue  # an empty row
+            ws.write_string(r, r % 3, f"单位<&>{r}", fmt)
+            ws.write_number(r, 4, 1234.5 + r / 3, rate)
+            ws.write_number(r, 2 if r % 3 else 5, 0.25)  # column format only
+            ws.write_string(r, 6, "=not a formula")
+            ws.write_formula(r, 7, f"=B{r + 1}*2", rate, 2469 + r)
+        ws.set_row(5, 40)  # a taller row with cells
+        ws.set_row(10, 30)  # and one without
+        ws.merge_range(20, 8, 20, 10, "合并", fmt)
+        ws.write_url(22, 9, "external:../批注/a.xlsx#'Sheet 1'!A1", string="批注副本")
+        ws.write_blank(24, 3, None, fmt)
         wb.close()
         with zipfile.ZipFile(path) as z:
             parts.append(z.read("xl/worksheets/sheet1.xml"))

@@ -173,10 +173,11 @@ def _pinyin(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=None)
 def _worksheet_class():
     """XlsxWriter's worksheet with a leaner writer for the cells a rollup holds by the hundred
-    thousand: a shared string or a number with its own format. XlsxWriter's general writer
-    spends half the rollup's time building and escaping attributes that need no escaping
-    here; the XML written is the same byte for byte (tests/test_rollup.py compares the two).
-    Any other cell, or an XlsxWriter whose cell records differ, goes through XlsxWriter's own."""
+    thousand: a shared string or a number with its own format, row after row. XlsxWriter's
+    general writer spends half the rollup's time building and escaping attributes that need
+    no escaping here and testing every column of every row; the XML written is the same byte
+    for byte (tests/test_rollup.py compares the two). Any other cell, a sheet with comments,
+    or an XlsxWriter whose cell records differ goes through XlsxWriter's own."""
     from xlsxwriter.worksheet import Worksheet
 
     try:
@@ -196,6 +197,38 @@ def _worksheet_class():
                     self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}"><v>{cell.number:.16G}</v></c>')
                     return
             super()._write_cell(row, col, cell)
+
+        def _calculate_spans(self) -> None:
+            # The same spans (columns used in each block of 16 rows), from each row's own
+            # columns instead of a test of every column of every row.
+            if self.comments:
+                return super()._calculate_spans()
+            spans, table, lo, hi = {}, self.table, None, None
+            for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+                cells = table.get(row_num)
+                if cells:
+                    a, b = min(cells), max(cells)
+                    lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+                if (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax:
+                    if lo is not None:
+                        spans[row_num // 16] = f"{lo + 1}:{hi + 1}"
+                        lo = None
+            self.row_spans = spans
+
+        def _write_rows(self) -> None:
+            if self.comments or self.constant_memory:
+                return super()._write_rows()
+            self._calculate_spans()
+            table, info, spans, write_cell = self.table, self.row_info, self.row_spans, self._write_cell
+            for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+                cells = table.get(row_num)
+                if cells:
+                    self._write_row(row_num, spans.get(row_num // 16), info.get(row_num))
+                    for col_num in sorted(cells):
+                        write_cell(row_num, col_num, cells[col_num])
+                    self._xml_end_tag("row")
+                elif row_num in info:
+                    self._write_empty_row(row_num, spans.get(row_num // 16), info[row_num])
 
     return RollupWorksheet
 
