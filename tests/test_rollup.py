@@ -306,12 +306,20 @@ def test_print_ready_sheets(bureau, tmp_path):
 
 
 def test_rollup_is_marked_as_xlsxcheck_output(bureau, tmp_path):
-    folder, _ = bureau
-    out = tmp_path / "汇总.xlsx"
+    """A rollup written into the checked folder is never read back as a filing."""
+    import json
+
+    from xlsxcheck.own_outputs import own_output_kind
+
+    folder, specs = bureau
+    out = folder / "汇总.xlsx"
     rollup(folder, out)
     with zipfile.ZipFile(out) as z:
         custom = z.read("docProps/custom.xml").decode()
     assert re.search(r'name="xlsxcheck-output".*?<vt:lpwstr>rollup</vt:lpwstr>', custom, re.S)
+    assert own_output_kind(out) == "rollup"
+    res = CliRunner().invoke(cli, ["check", str(folder), "--format", "json", "-q"])
+    assert json.loads(res.stdout)["summary"]["files"] == len(specs)
 
 
 def test_links_to_the_annotated_copies(bureau, tmp_path):
@@ -327,7 +335,7 @@ def test_links_to_the_annotated_copies(bureau, tmp_path):
         cell = units[f"{head['批注副本']}{r}"]
         if cell.hyperlink is not None:  # relative, with Windows separators as Excel writes them
             linked[units[f"A{r}"].value] = cell.hyperlink.target.replace("\\", "/")
-    assert set(linked) == {s.unit for s in specs}
+    assert set(linked) == {"市第四管理站"}  # the one unit with findings: clean units get no copy
     for target in linked.values():
         assert not Path(target).is_absolute() and (out.parent / target).resolve().is_file()
     finding = wb["问题清单"]["C2"]

@@ -31,11 +31,12 @@ from .checks.duplicate_filing import duplicates
 from .checks.grade_matches_score import GRADES as GRADE_FLOORS
 from .model import BookSummary
 from .output import atomic_path, refuse_inputs
+from .own_outputs import OUTPUT_PROPERTY
 from .pipeline import RunResult
 from .report.terminal import UI
 from .values import normalize
 
-__all__ = ["write_rollup", "SHEETS", "RATE_BANDS", "OUTPUT_PROPERTY"]
+__all__ = ["write_rollup", "SHEETS", "RATE_BANDS"]
 
 SHEETS = {
     "units": ("单位汇总", "Units"),
@@ -46,8 +47,6 @@ SHEETS = {
     "stats": ("统计", "Statistics"),
     "missing": ("未报送", "Not filed"),
 }
-# The custom document property that marks a workbook xlsxcheck wrote, so that it is never read as a filing.
-OUTPUT_PROPERTY = ("xlsxcheck-output", "rollup")
 GRADES = ("优", "良", "中", "差")
 RATE_BANDS = ((None, 0.6, "<60%"), (0.6, 0.8, "60%-80%"), (0.8, 0.9, "80%-90%"), (0.9, 1.0, "90%-100%"), (1.0, None, "≥100%"))
 _BASE_ITEMS = (("sangong", "三公经费", "Three public expenses"), ("car", "公务用车购置和维护经费", "Official cars"),
@@ -250,7 +249,7 @@ class _Book:
         })
         self.wb.set_properties({"title": "预算绩效自评汇总" if lang == "zh" else "Budget performance self-evaluation rollup",
                                 "author": "xlsxcheck", "comments": f"xlsxcheck rollup {today.isoformat()}"})
-        self.wb.set_custom_property(*OUTPUT_PROPERTY)
+        self.wb.set_custom_property(OUTPUT_PROPERTY, "rollup")  # never read as a filing (own_outputs.py)
         base = {"text": {}, "wrap": {"text_wrap": True}, "amount": {"num_format": "#,##0.00"}, "rate": {"num_format": "0.00%"},
                 "score": {"num_format": "0.00"}, "int": {"num_format": "0"}, "center": {"align": "center"},
                 "link": {"font_color": "blue", "underline": 1, "text_wrap": True}, "hidden": {}}
