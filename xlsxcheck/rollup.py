@@ -377,7 +377,7 @@ def _units(result: RunResult, registry, exclude_errors: bool, annotated: dict[st
         elif not book.tables:
             status = _STATUS["no_tables"][lang == "en"]
         elif pos in dup:
-            status = _STATUS["duplicate"][lang == "en"].format(file=Path(result.books[dup[pos]].file).name)
+            status = _STATUS["duplicate"][lang == "en"].format(file=result.books[dup[pos]].file)
         else:
             status = ""
         c = result.counts(book.file)
@@ -455,7 +455,7 @@ def _units_sheet(book: _Book, groups: list[list[_Unit]], others: list[_Unit], re
             "budget": u.budget, "executed": u.executed, "rate": u.rate,
             "score": score, "grade": _grade(score), "projects": b.projects,
             "errors": Styled(u.errors, "error") if u.errors else u.errors, "warnings": u.warnings,
-            "source": _SOURCE[u.source][lang == "en"] if u.source else "", "file": Path(b.file).name, "annotated": link,
+            "source": _SOURCE[u.source][lang == "en"] if u.source else "", "file": b.file, "annotated": link,
             "status": u.status, "path": b.path,
         }
         sheet.write([values.get(c.key) for c in cols])
@@ -514,7 +514,7 @@ def _projects_sheet(book: _Book, counted: list[_Unit]) -> int:
     for u, p in rows:
         rate = p.executed / p.budget if p.executed is not None and p.budget else None
         sheet.write([u.book.unit, u.department, p.name, p.initial, p.budget, p.executed,
-                     rate, p.score, _grade(p.score), f"{Path(u.book.file).name} / {p.sheet}", u.book.path])
+                     rate, p.score, _grade(p.score), f"{u.book.file} / {p.sheet}", u.book.path])
     last, r = sheet.row, sheet.row + 1
     sums = [round(sum(v for _, p in rows if (v := getattr(p, k)) is not None), 6) for k in ("initial", "budget", "executed")]
     totals = [Formula(f"=SUBTOTAL(9,{c}2:{c}{last})" if last >= 2 else f"=SUBTOTAL(9,{c}1)", s)
@@ -605,7 +605,7 @@ def _findings_sheet(book: _Book, result: RunResult, order: dict[str, int], annot
             where = Link(f"external:{_relative(copy, out_dir)}#'{sheet_ref}'!{f.cell.split(':')[0]}", where)
             links += 1
         severity = UI[lang]["waived" if f.waived else f.severity]
-        sheet.write([f.unit, Path(f.file).name, where, f.code, severity, f.text(lang), f.expected, f.actual, f.waived,
+        sheet.write([f.unit, f.file, where, f.code, severity, f.text(lang), f.expected, f.actual, f.waived,
                      paths.get(f.file, f.file)])
     sheet.close()
 
@@ -679,7 +679,7 @@ def _missing_sheet(book: _Book, result: RunResult, registry, order: dict[str, in
     for unit, dep in missing:
         sheet.write([unit, dep, _t("missing", lang)])
     for b in sorted(extra, key=lambda b: order.get(b.file, len(order))):
-        sheet.write([b.unit, b.department, _t("extra", lang, file=Path(b.file).name), b.path])
+        sheet.write([b.unit, b.department, _t("extra", lang, file=b.file), b.path])
     sheet.close()
     return len(missing), len(extra)
 
