@@ -227,6 +227,20 @@ def test_duplicate_unit_counted_once(tmp_path):
     assert len({r["项目名称"] for r in values(out, "项目汇总") if r["单位"] != "合计"}) == len(values(out, "项目汇总")) - 1
 
 
+def test_a_correction_supersedes_the_original_in_the_rollup(tmp_path):
+    from conftest import SAMPLES
+
+    for name in ("01_株洲市保障性住房服务中心_原报.xlsx", "02_株洲市保障性住房服务中心_更正.xlsx"):
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    out = tmp_path / "out" / "汇总.xlsx"
+    rollup(tmp_path, out)
+    rows = values(out, "单位汇总")
+    at = next(i for i, r in enumerate(rows) if r["单位"] == "合计")
+    assert [r["来源文件"] for r in rows[:at] if r["来源文件"]] == ["02_株洲市保障性住房服务中心_更正.xlsx"]
+    (original,) = [r for r in rows[at + 1:] if r["来源文件"]]
+    assert original["状态"].startswith("已被更正") and "02_" in original["状态"]
+
+
 def test_project_only_filing_counts_with_the_sum_of_its_projects(tmp_path):
     rng = random.Random(8)
     folder = tmp_path / "units"

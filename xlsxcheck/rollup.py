@@ -59,6 +59,7 @@ _STATUS = {
     "unreadable": ("无法读取，未计入", "unreadable, not counted"),
     "no_tables": ("无标准表，未计入", "no template table, not counted"),
     "duplicate": ("重复报送（同 {file}），未计入", "duplicate of {file}, not counted"),
+    "superseded": ("已被更正（以 {file} 为准），未计入", "superseded by {file}, not counted"),
     "errors": ("有错误，未计入合计", "has errors, left out of totals"),
 }
 _TEXT = {
@@ -376,8 +377,8 @@ def _units(result: RunResult, registry, exclude_errors: bool, annotated: dict[st
             status = _STATUS["unreadable"][lang == "en"]
         elif not book.tables:
             status = _STATUS["no_tables"][lang == "en"]
-        elif pos in dup:
-            status = _STATUS["duplicate"][lang == "en"].format(file=result.books[dup[pos]].file)
+        elif pos in dup:  # a correction that supersedes it, or a copy nothing tells apart (D601)
+            status = _STATUS["superseded" if book.superseded_why else "duplicate"][lang == "en"].format(file=result.books[dup[pos]].file)
         else:
             status = ""
         c = result.counts(book.file)
