@@ -34,6 +34,7 @@ from .output import atomic_path, refuse_inputs
 from .own_outputs import OUTPUT_PROPERTY
 from .pipeline import RunResult
 from .report.terminal import UI
+from .textsafety import printable
 from .values import normalize
 
 __all__ = ["write_rollup", "SHEETS", "RATE_BANDS"]
@@ -337,7 +338,7 @@ class _Sheet:
                     v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
             if cls is str:
                 if v:
-                    ws.write_string(r, c, v, own[c])
+                    ws.write_string(r, c, printable(v), own[c])  # a file name may hold undecodable bytes
             elif cls is float or cls is int:
                 ws.write_number(r, c, v, own[c])
             elif v is None:
@@ -350,11 +351,11 @@ class _Sheet:
                 if cls is Formula:
                     ws.write_formula(r, c, v.text, style, v.value)
                 elif cls is Link:
-                    ws.write_url(r, c, v.url, fmts["link"], string=v.text)
+                    ws.write_url(r, c, printable(v.url), fmts["link"], string=printable(v.text))
                 elif isinstance(v, (int, float)) and not isinstance(v, bool):
                     ws.write_number(r, c, v, style)
                 elif v is not None and v != "":
-                    ws.write_string(r, c, str(v), style)
+                    ws.write_string(r, c, printable(str(v)), style)
         self.row += 1
         return self.row
 
@@ -541,7 +542,7 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
     write_string, write_number, set_row = ws.write_string, ws.write_number, ws.set_row
     overall = _t("overall_table", book.lang)
     for u in counted:
-        unit = u.book.unit
+        unit = printable(u.book.unit)  # the cells' own texts come from calamine, always valid Unicode
         for row in u.book.indicator_rows:
             table, *rest = row
             height = _height((unit, *row), wrapped)
