@@ -340,8 +340,9 @@ def _year_near(sheet: _Sheet, r0: int, r1: int) -> tuple[int, int, int] | None:
         for c, v in sheet.grid.row_values(r):
             if type(v) is not str:
                 continue
-            m = _YEAR_RE.search(normalize(v))
-            if m and (m.group().endswith((")", "]", "】", "〕")) or len(normalize(v)) <= m.end() - m.start() + 6):
+            text = normalize(v)
+            m = _YEAR_RE.search(text)
+            if m and (m.group().endswith((")", "]", "】", "〕")) or len(text) <= m.end() - m.start() + 6):
                 return int(m.group(1)), r, c
     return None
 
@@ -618,7 +619,8 @@ def _composite(op: Any, value: Any, unit: str) -> Any:
     if value is None or (type(value) is str and not value.strip()):
         return value
     ops = template()["indicators"]["target_ops"]
-    comparator = ops.get(normalize(op), normalize(op)) if op is not None else ""
+    written = normalize(op)
+    comparator = ops.get(written, written) if op is not None else ""
     if type(value) is str:
         text = clean_text(value)
         number = parse("amount", text).status == "ok"

@@ -35,12 +35,15 @@ def check(ctx):
 def _whole_block(ctx, ind: pd.DataFrame):
     """The whole indicator part against its label: the level-1 labels' weights where every
     block has one, else the level-3 weights."""
+    by_table = None  # the indicators of each table, grouped once (not filtered table by table)
     for frame in ctx.batch.tables.values():
         if frame.empty or "indicators.weight" not in frame:
             continue
         for _, t in frame[frame["indicators.weight@status"] == "ok"].iterrows():
-            rows = ind[(ind["_book"] == t["_book"]) & (ind["_table"] == t["_table"])]
-            if rows.empty:
+            if by_table is None:
+                by_table = {key: rows for key, rows in ind.groupby(["_book", "_table"], sort=False)}
+            rows = by_table.get((t["_book"], t["_table"]))
+            if rows is None:
                 continue
             blocks = rows.drop_duplicates("level1@cell")
             if blocks["level1_weight"].notna().all():
