@@ -5,6 +5,7 @@ document properties); totals are checked against figures recomputed here from th
 from __future__ import annotations
 
 import csv
+import math
 import random
 import re
 import shutil
@@ -396,7 +397,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
     parts = []
     for cls in (None, _worksheet_class()):
         path = tmp_path / f"{'plain' if cls is None else 'lean'}.xlsx"
-        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "nan_inf_to_errors": True})
         ws = wb.add_worksheet("s", worksheet_class=cls)
         fmt, rate = wb.add_format({"text_wrap": True}), wb.add_format({"num_format": "0.00%"})
         ws.set_column(2, 2, 10, rate)
@@ -406,6 +407,15 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
             ws.write_string(r, r % 3, f"单位<&>{r}", fmt)
             ws.write_number(r, 4, 1234.5 + r / 3, rate)
             ws.write_number(r, 2 if r % 3 else 5, 0.25)  # column format only
+            # A row stored in one call, with what needs XlsxWriter's own handling: a string over
+            # its limit (truncated), NaN and infinity (error formulas), a bool.
+            row = [(11, f"项目{r}", fmt), (12, r * 1e9 + 0.1, rate), (13, "长" * 40000, fmt),
+                   (14, math.nan, rate), (15, -math.inf, rate), (16, True, fmt), (17, 5, fmt)][: 1 + r % 7]
+            if cls is None:
+                for col, v, f in row:
+                    (ws.write_string if isinstance(v, str) else ws.write_number)(r, col, v, f)
+            else:
+                ws.put_row(r, row)
             ws.write_string(r, 6, "=not a formula")
             ws.write_formula(r, 7, f"=B{r + 1}*2", rate, 2469 + r)
         ws.set_row(5, 40)  # a taller row with cells
@@ -415,7 +425,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         ws.write_blank(24, 3, None, fmt)
         wb.close()
         with zipfile.ZipFile(path) as z:
-            parts.append(z.read("xl/worksheets/sheet1.xml"))
+            parts.append((z.read("xl/worksheets/sheet1.xml"), z.read("xl/sharedStrings.xml")))
     assert parts[0] == parts[1]
 
 

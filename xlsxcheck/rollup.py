@@ -173,31 +173,49 @@ def _pinyin(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def _worksheet_class():
-    """XlsxWriter's worksheet with a leaner writer for the cells a rollup holds by the hundred
-    thousand: a shared string or a number with its own format, row after row. XlsxWriter's
-    general writer spends half the rollup's time building and escaping attributes that need
-    no escaping here and testing every column of every row; the XML written is the same byte
-    for byte (tests/test_rollup.py compares the two). Any other cell, a sheet with comments,
-    or an XlsxWriter whose cell records differ goes through XlsxWriter's own."""
+    """XlsxWriter's worksheet with a leaner path for the cells a rollup holds by the hundred
+    thousand: a shared string or a finite number with its own format, row after row.
+    XlsxWriter's general path spends most of the rollup's time on per-cell argument checks,
+    on building and escaping attributes that need no escaping here, and on testing every
+    column of every row; this one stores a row's cells in one call (``put_row``) and writes
+    each row's XML in one piece. The XML is XlsxWriter's own byte for byte
+    (tests/test_rollup.py compares the two). Any other cell, a sheet with comments, the
+    constant-memory mode, or an XlsxWriter whose cell records differ goes through
+    XlsxWriter's own code (these are private methods: pyproject.toml bounds the version)."""
     from xlsxwriter.worksheet import Worksheet
 
     try:
-        from xlsxwriter.utility import xl_rowcol_to_cell_fast
+        from xlsxwriter.utility import xl_col_to_name
         from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple
     except ImportError:
-        return Worksheet
+        class PlainWorksheet(Worksheet):
+            def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
+                for col, v, fmt in cells:
+                    (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
+
+        return PlainWorksheet
 
     class RollupWorksheet(Worksheet):
-        def _write_cell(self, row, col, cell) -> None:
-            fmt, kind = cell.format, cell.__class__
-            if fmt is not None:
-                if kind is CellStringTuple and not self.constant_memory:
-                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}" t="s"><v>{cell.string}</v></c>')
-                    return
-                if kind is CellNumberTuple:
-                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}"><v>{cell.number:.16G}</v></c>')
-                    return
-            super()._write_cell(row, col, cell)
+        def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
+            """Store a row of (column, value, format), columns ascending: as write_string and
+            write_number would, for strings and numbers."""
+            if self.constant_memory or not cells:
+                for col, v, fmt in cells:
+                    (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
+                return
+            if self._check_dimensions(row, cells[0][0]) or self._check_dimensions(row, cells[-1][0]):
+                return
+            stored, index = self.table[row], self.str_table._get_shared_string_index
+            for col, v, fmt in cells:
+                if v.__class__ is str:
+                    if len(v) < 16384:  # longer ones may need XlsxWriter's truncation
+                        stored[col] = CellStringTuple(index(v), fmt)
+                    else:
+                        self.write_string(row, col, v, fmt)
+                elif -1e308 < v < 1e308:  # not NaN nor infinite (those become error formulas)
+                    stored[col] = CellNumberTuple(v, fmt)
+                else:
+                    self.write_number(row, col, v, fmt)
 
         def _calculate_spans(self) -> None:
             # The same spans (columns used in each block of 16 rows), from each row's own
@@ -220,16 +238,34 @@ def _worksheet_class():
             if self.comments or self.constant_memory:
                 return super()._write_rows()
             self._calculate_spans()
-            table, info, spans, write_cell = self.table, self.row_info, self.row_spans, self._write_cell
+            table, info, spans, fh = self.table, self.row_info, self.row_spans, self.fh
+            letters = [xl_col_to_name(c) for c in range((self.dim_colmax or 0) + 1)]
+            xf = {}  # a format's index (formats hash by identity)
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
                 cells = table.get(row_num)
-                if cells:
-                    self._write_row(row_num, spans.get(row_num // 16), info.get(row_num))
-                    for col_num in sorted(cells):
-                        write_cell(row_num, col_num, cells[col_num])
-                    self._xml_end_tag("row")
-                elif row_num in info:
-                    self._write_empty_row(row_num, spans.get(row_num // 16), info[row_num])
+                if not cells:
+                    if row_num in info:
+                        self._write_empty_row(row_num, spans.get(row_num // 16), info[row_num])
+                    continue
+                self._write_row(row_num, spans.get(row_num // 16), info.get(row_num))
+                n, parts = str(row_num + 1), []
+                for col_num in sorted(cells):
+                    cell = cells[col_num]
+                    fmt, kind = cell.format, cell.__class__
+                    if fmt is not None and (kind is CellStringTuple or kind is CellNumberTuple):
+                        s = xf.get(fmt)
+                        if s is None:
+                            s = xf[fmt] = fmt._get_xf_index()
+                        if kind is CellStringTuple:
+                            parts.append(f'<c r="{letters[col_num]}{n}" s="{s}" t="s"><v>{cell.string}</v></c>')
+                        else:
+                            parts.append(f'<c r="{letters[col_num]}{n}" s="{s}"><v>{cell.number:.16G}</v></c>')
+                    else:
+                        fh.write("".join(parts))
+                        parts.clear()
+                        self._write_cell(row_num, col_num, cell)
+                fh.write("".join(parts))
+                self._xml_end_tag("row")
 
     return RollupWorksheet
 
@@ -329,6 +365,7 @@ class _Sheet:
         height = None if total else _height(values, self.wrapped)
         if height:
             ws.set_row(r, height)
+        plain = []  # strings and numbers in their column's format, stored in one call
         for c, v in enumerate(values):
             cls = v.__class__
             if total:
@@ -338,9 +375,9 @@ class _Sheet:
                     v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
             if cls is str:
                 if v:
-                    ws.write_string(r, c, printable(v), own[c])  # a file name may hold undecodable bytes
+                    plain.append((c, printable(v), own[c]))  # a file name may hold undecodable bytes
             elif cls is float or cls is int:
-                ws.write_number(r, c, v, own[c])
+                plain.append((c, v, own[c]))
             elif v is None:
                 continue
             else:
@@ -356,6 +393,7 @@ class _Sheet:
                     ws.write_number(r, c, v, style)
                 elif v is not None and v != "":
                     ws.write_string(r, c, printable(str(v)), style)
+        ws.put_row(r, plain)
         self.row += 1
         return self.row
 
@@ -539,23 +577,18 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
     # The largest sheet (every indicator of every table): written straight to the sheet,
     # strings and numbers only, no per-cell dispatch.
     ws, r, wrapped, fmts = sheet.ws, sheet.row, sheet.wrapped, sheet.fmts
-    write_string, write_number, set_row = ws.write_string, ws.write_number, ws.set_row
+    put_row, set_row = ws.put_row, ws.set_row
     overall = _t("overall_table", book.lang)
     for u in counted:
         unit = printable(u.book.unit)  # the cells' own texts come from calamine, always valid Unicode
         for row in u.book.indicator_rows:
-            table, *rest = row
+            table = row[0]
             height = _height((unit, *row), wrapped)
             if height:
                 set_row(r, height)
-            write_string(r, 0, unit, fmts[0])
-            write_string(r, 1, table if table != "部门整体支出" else overall, fmts[1])
-            for c, v in enumerate(rest, start=2):
-                if v.__class__ is str:
-                    if v:
-                        write_string(r, c, v, fmts[c])
-                elif v is not None:
-                    write_number(r, c, v, fmts[c])
+            cells = [(0, unit, fmts[0]), (1, table if table != "部门整体支出" else overall, fmts[1])]
+            cells += [(c, v, fmts[c]) for c, v in enumerate(row[1:], start=2) if v is not None and v != ""]
+            put_row(r, cells)
             r += 1
     sheet.row = r
     sheet.close()
