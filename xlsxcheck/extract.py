@@ -23,7 +23,7 @@ from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workb
 from .reading import Grid, a1, read_grids
 from .values import clean_text, label_form, normalize, parse, parse_indicator, strip_code
 
-__all__ = ["extract_workbook", "extract_grids", "template", "level1_of"]
+__all__ = ["extract_workbook", "extract_grids", "template", "level1_of", "use_plans", "plan_counts"]
 
 _new_value = tuple.__new__  # Value(...) without the NamedTuple's Python-level __new__
 _YEAR_RE = re.compile(r"[(\[【〔]?((?:19|20)\d{2})年度?[)\]】〕]?")
@@ -45,6 +45,24 @@ def _norm_list(items: list[str]) -> list[str]:
 
 
 _extra_rules_dir: str | None = None
+
+
+class _PlanStats:
+    """Table blocks read by a plan (hits) or in full (misses) in this process."""
+
+    enabled = True
+    hits = 0
+    misses = 0
+
+
+def use_plans(enabled: bool) -> None:
+    """Turn extraction plans on or off (off: every block is read in full, as a reference)."""
+    _PlanStats.enabled = enabled
+
+
+def plan_counts() -> tuple[int, int]:
+    """(blocks read by a plan, blocks read in full) in this process so far."""
+    return _PlanStats.hits, _PlanStats.misses
 
 
 def use_rules_dir(extra_dir: str | None) -> None:

@@ -41,6 +41,9 @@ class Options:
     timeout: float = 30.0  # seconds a file may take to read and extract before it is stopped (R018)
     config: str | None = None  # the configuration file these options came from, named in every report
     config_in_inputs: bool = False  # it lies inside a folder being checked (reports warn loudly)
+    # Reuse extraction plans across workbooks of one layout; XLSXCHECK_PLANS=0 reads every block
+    # in full (the reference the plans are tested against, tests/test_plans.py).
+    plans: bool = field(default_factory=lambda: os.environ.get("XLSXCHECK_PLANS", "1") != "0")
 
 
 @dataclass
@@ -142,9 +145,10 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry, on_fil
     from .checks import Context, runners
     from .profiles import detect_profile, load_profiles
 
-    from .extract import use_rules_dir
+    from .extract import use_plans, use_rules_dir
 
     use_rules_dir(options.rules_dir)
+    use_plans(options.plans)
     books = []
     for i, job in enumerate(jobs):
         if on_file:
