@@ -73,6 +73,9 @@ def use_rules_dir(extra_dir: str | None) -> None:
         for cached in (template, _landmark_labels, _kind_labels, _funds_layout):
             cached.cache_clear()
         _MATCHERS.clear()
+        from .plans import forget
+
+        forget()
 
 
 def _merge(into: Any, extra: Any) -> Any:
@@ -144,10 +147,11 @@ class _Sheet:
     once, and labels are found by one regex pass over the sheet's joined label forms (NUL
     between cells), not by one search per cell."""
 
-    def __init__(self, grid: Grid, file: str) -> None:
+    def __init__(self, grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None) -> None:
         self.grid = grid
-        self.file = file
         self.name = grid.name
+        # While a plan is recorded (plans.py): how each value was read, by the value's id.
+        self.recipes = recipes
         tails = self._tails = grid._anchor
         self._cells = grid.cells
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
@@ -181,14 +185,31 @@ class _Sheet:
         raw = self._cells.get(origin)
         cell = a1(*origin)
         if raw is None:
-            return _new_value(Value, (None, None, "blank", self.name, cell, kind, 0.0))
-        value, status, tol = parse(kind, raw)
-        return _new_value(Value, (raw, value, status, self.name, cell, kind, tol))
+            v = _new_value(Value, (None, None, "blank", self.name, cell, kind, 0.0))
+        else:
+            value, status, tol = parse(kind, raw)
+            v = _new_value(Value, (raw, value, status, self.name, cell, kind, tol))
+        if self.recipes is not None:
+            self.recipes[id(v)] = (("cell", *origin, kind), v)
+        return v
 
-    def text_value(self, raw: Any, r: int, c: int, kind: str = "text") -> Value:
-        """A value cut out of a cell's text ("填报日期：2024.4.15")."""
+    def cut(self, r: int, c: int, where: tuple, kind: str = "text") -> Value:
+        """A value cut out of a cell's text ("填报日期：2024.4.15"), where _span says."""
+        text = self.text(r, c)
+        i, j = _span(text, where)
+        raw = text[i:j]
         p = parse(kind, raw)
-        return Value(raw, p.value, p.status, self.name, a1(r, c), kind, p.tol)
+        v = Value(raw, p.value, p.status, self.name, a1(r, c), kind, p.tol)
+        if self.recipes is not None:
+            self.recipes[id(v)] = (("cut", r, c, where, kind), v)
+        return v
+
+    def derived(self, v: Value, recipe: tuple) -> Value:
+        """``v``, made from a cell's text otherwise (a title's unit, a label's weight): told to
+        the plan being recorded."""
+        if self.recipes is not None:
+            self.recipes[id(v)] = (recipe, v)  # the value kept alive: its id names nothing else meanwhile
+        return v
 
     def cells_in(self, r0: int, r1: int):
         for r in range(r0, r1 + 1):
@@ -267,10 +288,11 @@ class _Sheet:
     def inline_value(self, r: int, c: int, labels: list[str], kind: str) -> Value | None:
         """The value written after one of the labels in the label's own cell
         ("单位名称:区商务局", "单位(盖章):绥阳县太白镇人民政府"), or None."""
-        head, colon, rest = self.text(r, c).partition(":")
+        text = self.text(r, c)
+        head, colon, rest = text.partition(":")
         if not colon or not rest or label_form(head) not in labels:
             return None
-        return self.text_value(rest, r, c, kind)
+        return self.cut(r, c, ("colon", False), kind)
 
     def header_columns(self, r: int, columns: dict[str, list[str]], table: Table) -> tuple[dict[str, int], int]:
         """Column of each header key in the header starting at row r, and the header's depth
@@ -445,17 +467,32 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
                 lab = next((lab for lab in tpl[key] if lab in n), None)
                 if lab is None:
                     continue
-                rest = n.split(lab, 1)[1].lstrip(":")
-                for other in stop:
-                    cut = rest.find(other)
-                    if cut >= 0:
-                        rest = rest[:cut]
-                if rest:
-                    table.fields[key] = sheet.text_value(rest, r, c, wanted[key])
+                where = ("footer", lab, stop)
+                i, j = _span(n, where)
+                if j > i:
+                    table.fields[key] = sheet.cut(r, c, where, wanted[key])
                 else:
                     table.fields[key] = sheet.right_of(r, c, wanted[key], set(stop))
         if all(k in table.fields for k in wanted):
             return
+
+
+def _span(text: str, where: tuple) -> tuple[int, int]:
+    """Where a value written in a label's own cell lies in its normalize()d text: after the
+    first colon (("colon", False): "单位名称:区商务局"), after the first one past a leading
+    其中: (("colon", True): "其中:基本支出:1349.16"), or after a footer label and its colons up
+    to the next footer label (("footer", label, stop labels))."""
+    if where[0] == "colon":
+        body = text.removeprefix("其中:") if where[1] else text
+        return len(text) - len(body.partition(":")[2]), len(text)
+    _, lab, stop = where
+    rest = text.split(lab, 1)[1].lstrip(":")
+    start = len(text) - len(rest)
+    for other in stop:
+        cut = rest.find(other)
+        if cut >= 0:
+            rest = rest[:cut]
+    return start, start + len(rest)
 
 
 _FUNDS_KINDS = {"rate": "rate", "weight": "score", "score": "score"}
@@ -520,13 +557,14 @@ def _funds(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str], m
 
 def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
     for r, c, _v in sheet.cells_in(r0, r1):
-        label, colon, rest = sheet.text(r, c).removeprefix("其中:").partition(":")
+        text = sheet.text(r, c)
+        label, colon, rest = text.removeprefix("其中:").partition(":")
         if not colon:
             continue
         label = label_form(label)
         for key, labels in template()["breakdown"].items():
             if label in labels and key not in table.fields:
-                table.fields[key] = sheet.text_value(rest, r, c, "amount")
+                table.fields[key] = sheet.cut(r, c, ("colon", True), "amount")
                 break
 
 
@@ -574,7 +612,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     blank = Value(None, None, "blank", sheet.name, "", "text")
     columns = [(cols.get(k), kind) for k, kind in (
         ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text"))]
-    op_col, unit_col = cols.get("target_op"), cols.get("target_unit")
+    op_col, unit_col = table.target_columns = cols.get("target_op"), cols.get("target_unit")
     score_edge = min((cols[k] for k in ("weight", "score") if k in cols), default=first_col + 1)
     for r in range(at[0] + depth, r1 + 1):
         line = grid.row_values(r)
@@ -602,19 +640,23 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         level3, target, actual, weight_v, score, reason = [blank if c is None else sheet.value(r, c, kind) for c, kind in columns]
         if target.status == "blank" and actual.status == "blank" and weight_v.status == "blank" and score.status == "blank":
             continue  # a placeholder row such as "社会成本指标" with nothing filed
-        if op_col is None and unit_col is None:
-            target_parsed, actual_parsed = parse_indicator(target.raw), parse_indicator(actual.raw)
-        else:  # the target is written over columns: 指标性质 | 指标值 | 度量单位
-            op = grid.get(*grid.origin(r, op_col)) if op_col is not None else None
-            unit = clean_text(grid.get(*grid.origin(r, unit_col))) if unit_col is not None else ""
-            target_parsed = parse_indicator(_composite(op, target.raw, unit))
-            actual_parsed = parse_indicator(_composite(None, actual.raw, unit))
+        target_parsed, actual_parsed = _targets(grid, r, target.raw, actual.raw, op_col, unit_col)
         table.indicators.append(Indicator(
             r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
             target_parsed, actual_parsed,
         ))
     if scored:
         problems.append("总分")
+
+
+def _targets(grid: Grid, r: int, target: Any, actual: Any, op_col: int | None, unit_col: int | None):
+    """The parsed target and actual of an indicator row, the target written in one cell or
+    over columns (指标性质 | 指标值 | 度量单位)."""
+    if op_col is None and unit_col is None:
+        return parse_indicator(target), parse_indicator(actual)
+    op = grid.get(*grid.origin(r, op_col)) if op_col is not None else None
+    unit = clean_text(grid.get(*grid.origin(r, unit_col))) if unit_col is not None else ""
+    return parse_indicator(_composite(op, target, unit)), parse_indicator(_composite(None, actual, unit))
 
 
 def _block_label(sheet: _Sheet, r: int, level1_col: int, table: Table) -> None:
@@ -625,9 +667,10 @@ def _block_label(sheet: _Sheet, r: int, level1_col: int, table: Table) -> None:
             continue
         m = _WEIGHT_RE.search(normalize(v))
         if m:
-            cell = a1(*sheet.grid.origin(r, c))
-            table.fields["indicators.label"] = Value(v, clean_text(v), "ok", sheet.name, cell, "text")
-            table.fields["indicators.weight"] = Value(v, float(m.group(1)), "ok", sheet.name, cell, "score")
+            at = sheet.grid.origin(r, c)
+            cell = a1(*at)
+            table.fields["indicators.label"] = sheet.derived(Value(v, clean_text(v), "ok", sheet.name, cell, "text"), ("clean", *at))
+            table.fields["indicators.weight"] = sheet.derived(Value(v, float(m.group(1)), "ok", sheet.name, cell, "score"), ("raw", *at))
             return
 
 
@@ -658,10 +701,9 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
         at = sheet.first(marks, f"field:{key}")
         if at is not None:
             v = sheet.inline_value(*at, tpl["fields"][key], "text") or sheet.right_of(*at, "text", stop)
-            if key != "grade" and v.present:  # names: the budget system's code and 盖章 left out
-                name = _clean_name(v.value) or v.value
-                v = v._replace(value=_DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name)
-            table.fields[key] = v
+            table.fields[key] = name = _name_field(key, v)
+            if name is not v:
+                sheet.derived(name, ("name", key, v))
         elif key not in ("filer_unit", "grade"):
             problems.append(tpl["fields"][key][0])
     end = _funds(sheet, r0, r1, table, problems, marks)
@@ -669,6 +711,14 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
         _breakdown(sheet, r0, r1, table)
     _goals(sheet, end, r1, table, marks)
     _indicators(sheet, end, r1, table, problems, marks)
+
+
+def _name_field(key: str, v: Value) -> Value:
+    """A name as kept: the budget system's code and 盖章 left out, a department without 本级."""
+    if key == "grade" or not v.present:
+        return v
+    name = _clean_name(v.value) or v.value
+    return v._replace(value=_DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name)
 
 
 def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:
@@ -735,33 +785,16 @@ def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) ->
 
 def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
     """The workbook's tables, with reading findings for what is missing or unreadable."""
+    from .plans import sheet_tables
+
     book = Workbook(path=path, file=file)
     counters: Counter[str] = Counter()
     for grid in grids:
-        sheet = _Sheet(grid, file)
-        for kind, r0, r1, title in _segments(sheet):
-            counters[kind] += 1
-            prefix = {"base": "B", "overall": "O", "project": "P"}[kind]
-            table = Table(kind=kind, sheet=grid.name, table_id=f"{prefix}{counters[kind]}", title="", first_row=r0, last_row=r1)
-            if title:
-                text, year, unit = _title_of(sheet, *title)
-                table.title = text
-                table.fields["title"] = Value(text, text, "ok", grid.name, a1(*title), "text")
-                if year:
-                    table.fields["year"] = Value(text, year, "ok", grid.name, a1(*title), "count")
-                if unit:
-                    table.fields["title_unit"] = Value(text, unit, "ok", grid.name, a1(*title), "text")
-            if "year" not in table.fields and (near := _year_near(sheet, r0, r1)):
-                year, yr, yc = near
-                table.fields["year"] = Value(grid.get(yr, yc), year, "ok", grid.name, a1(yr, yc), "count")
-            problems: list[str] = []
-            if kind == "base":
-                _base(sheet, r0, r1, table, problems)
-            else:
-                _evaluation(sheet, kind, r0, r1, table, problems)
-            _footer(sheet, r0, r1, table)
+        for table, problems in sheet_tables(grid):
+            counters[table.kind] += 1
+            table.table_id = f"{_ID_PREFIX[table.kind]}{counters[table.kind]}"
             for label in problems:
-                book.findings.append(make_finding("R006", file, grid.name, a1(r0, 0), label=label, table=table_name(table)))
+                book.findings.append(make_finding("R006", file, grid.name, a1(table.first_row, 0), label=label, table=table_name(table)))
             book.tables.append(table)
     if not book.tables:
         book.findings.append(make_finding("R005", file, sheets="、".join(g.name for g in grids) or "-"))
@@ -772,6 +805,38 @@ def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
     _identify(book)
     book.findings.extend(_parse_failures(book))
     return book
+
+
+_ID_PREFIX = {"base": "B", "overall": "O", "project": "P"}
+
+
+def read_sheet(grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None) -> list[tuple[Table, list[str]]]:
+    """Every table on one sheet, each with the labels it lacks (R006), read in full. With
+    ``recipes``, how each value was read is told there (plans.py records a plan so)."""
+    sheet = _Sheet(grid, recipes)
+    out = []
+    for kind, r0, r1, title in _segments(sheet):
+        table = Table(kind=kind, sheet=grid.name, table_id="", title="", first_row=r0, last_row=r1)
+        if title:
+            text, year, unit = _title_of(sheet, *title)
+            table.title = text
+            cell = a1(*title)
+            table.fields["title"] = sheet.derived(Value(text, text, "ok", grid.name, cell, "text"), ("title", *title, 0))
+            if year:
+                table.fields["year"] = sheet.derived(Value(text, year, "ok", grid.name, cell, "count"), ("title", *title, 1))
+            if unit:
+                table.fields["title_unit"] = sheet.derived(Value(text, unit, "ok", grid.name, cell, "text"), ("title", *title, 2))
+        if "year" not in table.fields and (near := _year_near(sheet, r0, r1)):
+            year, yr, yc = near
+            table.fields["year"] = sheet.derived(Value(grid.get(yr, yc), year, "ok", grid.name, a1(yr, yc), "count"), ("raw", yr, yc))
+        problems: list[str] = []
+        if kind == "base":
+            _base(sheet, r0, r1, table, problems)
+        else:
+            _evaluation(sheet, kind, r0, r1, table, problems)
+        _footer(sheet, r0, r1, table)
+        out.append((table, problems))
+    return out
 
 
 def _identify(book: Workbook) -> None:

@@ -68,6 +68,7 @@ class Table:
     base_items: list[BaseItem] = field(default_factory=list)
     goals: list[tuple[Value, Value]] = field(default_factory=list)
     headers: set[str] = field(default_factory=set)  # label forms of its column headers (template detection)
+    target_columns: tuple[int | None, int | None] = (None, None)  # 指标性质 and 度量单位 columns of a composite target
     first_row: int = 0
     last_row: int = 0
 

@@ -1,0 +1,211 @@
+"""Extraction plans (xlsxcheck/plans.py) give exactly what reading every sheet in full gives.
+
+The reference is the reader with plans off (XLSXCHECK_PLANS=0, extract.use_plans(False)).
+Every workbook is read three times with plans on: the first time its layouts are new (read in
+full), the second time their plans are made, the third time they are used. Each reading must
+equal the reference, and plans must really have been used, or the test proves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import SAMPLES
+from realfilings import all_specs, build_workbook, load
+from xlsxcheck import plans
+from xlsxcheck.extract import extract_workbook, plan_counts, read_sheet, template, use_plans
+from xlsxcheck.reading import Grid, read_grids
+from xlsxcheck.samples import MISTAKES, Layout, make_unit, render, unit_canvases
+
+
+@pytest.fixture(autouse=True)
+def fresh_plans():
+    plans.forget()
+    yield
+    use_plans(True)
+    plans.forget()
+
+
+def _reference(path: Path):
+    use_plans(False)
+    try:
+        return extract_workbook(path)
+    finally:
+        use_plans(True)
+
+
+def _same_three_times(paths: list[Path]) -> int:
+    """Read each workbook three times with plans; each time equal to the reference. Returns
+    the number of tables read by a plan."""
+    reference = [_reference(p) for p in paths]
+    before = plan_counts()[0]
+    for _ in range(3):
+        for path, ref in zip(paths, reference):
+            got = extract_workbook(path)
+            assert got == ref, path.name
+    return plan_counts()[0] - before
+
+
+def _generated(tmp_path: Path, n: int) -> list[Path]:
+    """Units of every generated layout (sizes, merges, numbering, one sheet), with mistakes."""
+    layouts = [Layout(), Layout(top=2, left=1, merge=True, rate_style="fraction", fullwidth=True, bracket="（{w}分）"),
+               Layout(numbered_sheets=True, split_headers=False, rate_style="number", amounts_as_text=True),
+               Layout(one_sheet=True, extra_column=True, bracket="({w}分")]
+    out = []
+    for i in range(n):
+        rng = random.Random(i)
+        mistakes = tuple(rng.sample(MISTAKES, 2)) if i % 3 == 0 else ()
+        spec = make_unit(rng, f"测试{i}号单位", "测试主管部门", 1 + i % 4, mistakes=mistakes)
+        out.append(render(unit_canvases(spec, layouts[i % len(layouts)], rng), tmp_path / f"u{i}.xlsx"))
+    return out
+
+
+def test_samples_read_alike_with_plans():
+    paths = sorted(SAMPLES.glob("*.xlsx"))
+    assert _same_three_times(paths) > 0
+
+
+def test_real_filings_read_alike_with_plans(tmp_path):
+    paths = [build_workbook(load(spec), tmp_path / f"{spec.stem}.xlsx") for spec in all_specs()]
+    assert _same_three_times(paths) > 0
+
+
+def test_generated_units_read_alike_with_plans(tmp_path):
+    paths = _generated(tmp_path, 24)
+    hits = _same_three_times(paths)
+    # Units of one layout share their plans: most tables of the second and third readings.
+    assert hits >= sum(len(_reference(p).tables) for p in paths)
+
+
+# --- values written to trip the plans up -------------------------------------------------------
+
+def _labels() -> list[str]:
+    out: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+        elif isinstance(node, str) and node:
+            out.add(node)
+
+    walk(template())
+    return sorted(out)
+
+
+_PIECES = st.sampled_from(_labels()).flatmap(
+    lambda lab: st.tuples(st.integers(0, len(lab) - 1), st.integers(1, len(lab))).map(lambda ij: lab[min(ij): max(ij)] or lab))
+_WORDS = st.sampled_from(["张三", "保障性住房", "完成", "1234.56", "95%", "≥", "2023年", "2023年度", "(2022年度)", "40分", "（元）",
+                          "(万元)", "万元", "元)", ":", "：", "其中:", "1、", "（一）", " ", "\n", "/", "-", "无", "#N/A", "总分",
+                          "填表人", "填报日期:", "备注", "说明", "合计", "编制数", "执行率", "年", "数", "值", "A", "x"])
+_TEXTS = st.lists(st.one_of(_WORDS, _PIECES, st.text(min_size=1, max_size=4)), min_size=1, max_size=4).map("".join)
+_VALUES = st.one_of(_TEXTS, st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6), st.just(True))
+
+
+def _with(grid: Grid, changes: dict[tuple[int, int], object]) -> Grid:
+    """The grid with some cells' contents replaced (as calamine would have given them)."""
+    g = Grid.__new__(Grid)
+    g.__dict__.update(grid.__dict__)
+    g.cells = {**grid.cells, **changes}
+    g.by_row = {r: [(c, g.cells[(r, c)]) for c, _ in line] for r, line in grid.by_row.items()}
+    return g
+
+
+_GRIDS: dict[str, list[Grid]] = {}
+
+
+def _sample_grids() -> list[Grid]:
+    if not _GRIDS:
+        for p in sorted(SAMPLES.glob("*.xlsx")):
+            _GRIDS[p.name] = read_grids(p, p.name)[0]
+    return [g for grids in _GRIDS.values() for g in grids]
+
+
+def _check_changed(grid: Grid, changes: dict) -> bool:
+    """The plan of the grid's layout applied (or refused) to the grid with ``changes`` gives
+    the full reading; True when the plan was used."""
+    plans.sheet_tables(grid)
+    plans.sheet_tables(grid)  # the second sighting of a layout makes its plan
+    changed = _with(grid, changes)
+    before = plan_counts()[0]
+    got, want = plans.sheet_tables(changed), read_sheet(changed)
+    assert got == want, (changes, _difference(got, want))
+    return plan_counts()[0] > before
+
+
+def _difference(got, want) -> list[str]:
+    """What differs between two readings of a sheet, part by part (for the failure message)."""
+    out = [f"{len(got)} tables against {len(want)}"] if len(got) != len(want) else []
+    for (a, pa), (b, pb) in zip(got, want):
+        for part in a.__slots__:
+            x, y = getattr(a, part), getattr(b, part)
+            if part == "fields":
+                out += [f"{k}: {x.get(k)} / {y.get(k)}" for k in {*x, *y} if x.get(k) != y.get(k)]
+            elif part == "indicators":
+                out += [f"{i} / {j}" for i, j in zip(x, y) if i != j] + ([f"{len(x)} / {len(y)} indicators"] if len(x) != len(y) else [])
+            elif x != y:
+                out.append(f"{part}: {x} / {y}")
+        if pa != pb:
+            out.append(f"problems: {pa} / {pb}")
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_value_reads_alike_with_plans(data):
+    """Write anything into the cells a layout stands in for (labels, pieces of labels, colons,
+    years, weights, blanks, errors, numbers of any kind) and read the sheet with the plan of
+    its original layout: the result must be the full reading's, plan or no plan."""
+    grid = data.draw(st.sampled_from(_sample_grids()), label="sheet")
+    spots = sorted(plans._layout(grid).values)
+    cells = data.draw(st.lists(st.sampled_from(spots), min_size=1, max_size=6, unique=True), label="cells") if spots else []
+    _check_changed(grid, {k: data.draw(_VALUES, label=f"value at {k}") for k in cells})
+
+
+def test_values_of_other_filings_read_alike_and_use_the_plans():
+    """The same with values as other filings wrote them (names, amounts, targets, dates taken
+    from every sample sheet where they stand in alike): each reading equals the full one, and
+    the plans are used."""
+    rng = random.Random(7)
+    grids = _sample_grids()
+    alike: dict[object, list] = {}  # stand-in -> every value it stands for
+    for g in grids:
+        layout = plans._layout(g)
+        for k in layout.values:
+            alike.setdefault((layout.cells[k], type(layout.cells[k])), []).append(g.cells[k])
+    planned = 0
+    for _ in range(300):
+        grid = rng.choice(grids)
+        layout = plans._layout(grid)
+        spots = sorted(layout.values)
+        if not spots:
+            continue
+        changes = {k: rng.choice(alike[(layout.cells[k], type(layout.cells[k]))]) for k in rng.sample(spots, min(len(spots), 8))}
+        planned += _check_changed(grid, changes)
+    assert planned >= 200, planned
+
+
+def test_plans_off_reads_every_sheet_in_full(tmp_path):
+    paths = _generated(tmp_path, 4)
+    use_plans(False)
+    before = plan_counts()
+    for _ in range(3):
+        for p in paths:
+            extract_workbook(p)
+    assert plan_counts() == before
+
+
+def test_a_number_stands_in_only_for_numbers_of_its_type():
+    """True == 1 == 1.0 in Python: a layout tells them apart, and NaN stays itself."""
+    grid = next(g for g in _sample_grids() if any(type(v) is float for v in g.cells.values()))
+    k = next(k for k, v in grid.cells.items() if type(v) is float and v == v)
+    keys = {plans._layout(_with(grid, {k: v})).key for v in (2.5, 7.0, 1, True, math.nan)}
+    assert len(keys) == 4  # 2.5 and 7.0 alike; 1, True and NaN each apart

@@ -1,0 +1,474 @@
+"""Extraction plans: a sheet whose layout was seen before is read without working the layout
+out again.
+
+Working a layout out (where each table starts, which header names which column, which row is
+which funds line, where the indicator block ends) is most of extraction, and it repeats
+identically for every workbook made from one template. A sheet's *layout* is the sheet with
+what the filer wrote abstracted away:
+
+- every number becomes one number of its type (the reader looks at numbers only to parse them);
+- every text the reader cannot take for anything but a value becomes a placeholder: no label
+  of any template, no piece of one, no colon, year, "N分" or "(元)" mark, not blank, not an
+  Excel error. The placeholder keeps the text's length class (labels split over two rows
+  join only short texts) and, in header rows and the rows right under them, the ends that
+  could complete a label split over two cells.
+
+Everything else (labels, titles, merges, the sheet's size and name) stays as it is. The reader
+decides nothing from a value but what it parses out of it, so run on the layout it finds the
+same tables at the same cells as on any sheet of that layout. That run, with each value read
+again from the real cell, is the plan; a plan is checked once against the layout it was made
+from, and a layout is planned the second time it is seen (a layout seen once costs one more
+pass over its cells, nothing else).
+
+Plans are kept per process (the workers), at most ``_MAX_PLANS``. XLSXCHECK_PLANS=0 turns
+them off; tests/test_plans.py compares the two on every workbook of the test corpora.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from typing import Any, NamedTuple
+
+from .extract import (_WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span, _targets, _title_of, level1_of,
+                      read_sheet, template)
+from .model import BaseItem, Indicator, Table, Value
+from .reading import Grid, a1
+from .values import BLANK_TEXTS, _label_form_str, _normalize_str, clean_text, label_form, normalize, parse
+
+__all__ = ["sheet_tables"]
+
+_FILL = "\ue000"  # a private-use character: in no label, untouched by normalize() and label_form()
+_MAX_PLANS = 256
+_NAME_KEYS = frozenset({"project_name", "department", "implementer", "unit_name", "filer_unit"})
+# One number of each type stands for every number of that type (NaN and infinities stay).
+_ONE = {float: 1.0, int: 1, dt.datetime: dt.datetime(2000, 1, 1), dt.date: dt.date(2000, 1, 1)}
+
+
+class _Vocabulary(NamedTuple):
+    marks: tuple[re.Pattern, ...]  # any label of any template, ":", the year, 分 and 元 marks (or more)
+    other: re.Pattern  # the marks that are not labels
+    labels: frozenset[str]
+    pieces: frozenset[str]  # every substring of every label
+    prefixes: frozenset[str]  # proper prefixes of labels (where a split label starts)
+    suffixes: frozenset[str]  # proper suffixes of labels (where one ends, in the cell below)
+    longest: int
+    header: re.Pattern  # labels of the rows whose columns are found by their header texts
+    header_prefixes: frozenset[str]  # where such a label split over two rows starts
+
+
+@functools.cache
+def _vocabulary() -> _Vocabulary:
+    tpl = template()
+    labels: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k != "target_ops":  # comparators are parsed out of values, never looked for
+                    walk(v)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+        elif isinstance(node, str):
+            labels.add(node)
+
+    walk(tpl)
+    labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
+    labels.discard("")
+    ordered = sorted(labels, key=len, reverse=True)
+    other = [":", _YEAR_RE.pattern, _WEIGHT_RE.pattern, _YUAN.pattern]
+    header_labels = [*tpl["funds"]["columns"]["rate"], *tpl["funds"]["columns"]["executed"],
+                     *tpl["indicators"]["columns"]["level1"], *tpl["base"]["staff"]["authorized"]]
+    return _Vocabulary(
+        # Finding the texts to keep may find more than the reader would, never less: the labels
+        # as one trie, and what holds a digit apart (the regex engine skips ahead by first
+        # characters only where every branch starts with a literal).
+        marks=(re.compile(_trie([*labels, ":", "元)", "单位:元"])), re.compile(r"(?:19|20)\d\d年|\d分")),
+        other=re.compile("|".join(other)),
+        labels=frozenset(labels),
+        pieces=frozenset(lab[i:j] for lab in labels for i in range(len(lab)) for j in range(i + 1, len(lab) + 1)),
+        prefixes=frozenset(lab[:i] for lab in labels for i in range(1, len(lab))),
+        suffixes=frozenset(lab[i:] for lab in labels for i in range(1, len(lab))),
+        longest=max(map(len, labels)),
+        header=re.compile("|".join(map(re.escape, sorted(header_labels, key=len, reverse=True)))),
+        header_prefixes=frozenset(lab[:i] for lab in header_labels for i in range(1, len(lab))),
+    )
+
+
+def _trie(words: list[str]) -> str:
+    """One regex of the words, factored by their common beginnings: at each position it finds
+    the longest word there, as the alternation of the words longest first does, but the
+    engine tries only the branch of the character it sees."""
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(root)
+
+
+@functools.lru_cache(maxsize=4096)
+def _placeholder(n: str, keep_head: bool, keep_tail: bool) -> str | None:
+    """A value text's stand-in: whether it is short (the reader joins texts of 10 characters or
+    fewer to the header above them), and where asked the longest head that ends a label and
+    the longest tail that starts one. None where it cannot stand in."""
+    voc = _vocabulary()
+    head = next((n[:i] for i in range(min(len(n) - 1, voc.longest), 0, -1) if n[:i] in voc.suffixes), "") if keep_head else ""
+    tail = next((n[-i:] for i in range(min(len(n) - 1, voc.longest), 0, -1) if n[-i:] in voc.prefixes), "") if keep_tail else ""
+    fill = 1 if len(n) <= 10 else max(1, 11 - len(head) - len(tail))
+    if len(head) + len(tail) + fill > len(n):
+        return None
+    text = head + _FILL * fill + tail
+    return text if label_form(text) == text and normalize(text) == text else None
+
+
+def _longest_label_at(text: str, p: int, voc: _Vocabulary) -> int:
+    """Length of the longest label that starts at text[p] (0 for none)."""
+    best, end = 0, min(len(text), p + voc.longest)
+    for q in range(p + 1, end + 1):
+        piece = text[p:q]
+        if piece not in voc.pieces:
+            break
+        if piece in voc.labels:
+            best = q - p
+    return best
+
+
+def _events(text: str, voc: _Vocabulary) -> list[tuple[int, int, str]]:
+    """(start, end, text) of what the reader can see in a text: each label (the longest one
+    starting there; shorter ones are its beginnings), colon, year, weight and 元 mark."""
+    found = [(p, p + n, text[p:p + n]) for p in range(len(text)) if (n := _longest_label_at(text, p, voc))]
+    found += [(m.start(), m.end(), m.group()) for m in voc.other.finditer(text)]
+    return sorted(found)
+
+
+def _signature(text: str, voc: _Vocabulary) -> tuple:
+    """What the reader can tell of a text: its events in order, which of them start or end it,
+    whether anything lies between neighbours, and its length as far as any length test of the
+    reader can tell (exact up to a bound past every label's allowance, else just long)."""
+    events = _events(text, voc)
+    seen, last = [], 0
+    for start, end, what in events:
+        seen.append((what, start == 0, end == len(text), start > last))
+        last = max(last, end)
+    return tuple(seen), last < len(text), min(len(text), _LONG)
+
+
+_LONG = 24  # longer than any length the reader compares a text with (a label's length + 8)
+
+
+@functools.lru_cache(maxsize=8192)
+def _mask(raw: str, keep_ends: bool) -> str | None:
+    """A text that holds a label, with its letters and digits that nothing in the reader looks
+    at replaced by one placeholder a run ("填表人:张三 填报日期:2024.4.8" -> "填表人:□ 填报日期:□.□.□"),
+    or None when nothing can be replaced without changing what the reader sees. The text before
+    its first colon stays (a label and its value share a cell there), so do the last characters
+    before a closing bracket (a bracket note) and, with ``keep_ends`` (a header row, or under a
+    label's first part: a label may be split over two cells there), both ends."""
+    voc = _vocabulary()
+    t = normalize(raw)
+    if not t or t in BLANK_TEXTS or t.startswith("#"):
+        return None
+    parts = [normalize(ch) for ch in raw]
+    if "".join(parts) != t:
+        return None  # characters that normalize together: not worth the risk
+    fixed = bytearray(len(t))
+    for start, end, _ in _events(t, voc):
+        fixed[start:end] = b"\x01" * (end - start)
+    body = t.removeprefix("其中:")
+    if ":" in body:
+        head = len(t) - len(body) + body.index(":")
+        fixed[:head] = b"\x01" * head
+    if t[-1] in ")]】〕>》":
+        fixed[-10:] = b"\x01" * min(10, len(t))
+    if keep_ends:
+        fixed[:voc.longest] = b"\x01" * min(voc.longest, len(t))
+        fixed[-voc.longest:] = b"\x01" * min(voc.longest, len(t))
+    out, i, changed = [], 0, False
+    for ch, part in zip(raw, parts):
+        if len(part) == 1 and not fixed[i] and part.isalnum():
+            if out[-1:] != [_FILL]:
+                out.append(_FILL)
+            changed = True
+        else:
+            out.append(ch)
+        i += len(part)
+    if not changed:
+        return None
+    masked = "".join(out)
+    # As long as the text was, up to the length the reader can tell apart: the last run grows.
+    short = min(len(t), _LONG) - len(normalize(masked))
+    if short > 0:
+        at = masked.rindex(_FILL)
+        masked = masked[:at] + _FILL * (short + 1) + masked[at + 1:]
+    if (_signature(label_form(masked), voc) != _signature(label_form(raw), voc)
+            or _signature(normalize(masked), voc) != _signature(t, voc)):
+        return None
+    return masked
+
+
+class _Layout(NamedTuple):
+    key: tuple
+    cells: dict[tuple[int, int], Any]  # the layout's cells
+    values: frozenset[tuple[int, int]]  # the cells whose content the layout does not keep
+
+
+def _layout(grid: Grid) -> _Layout:
+    voc = _vocabulary()
+    layout: dict[tuple[int, int], Any] = {}
+    values = []
+    text_keys, raws = [], []
+    for k, v in grid.cells.items():
+        kind = v.__class__
+        if kind is str:
+            text_keys.append(k)
+            raws.append(v)
+            layout[k] = v
+        elif kind in _ONE and (kind is not float or v - v == 0):  # NaN and infinities stay
+            layout[k] = _ONE[kind]
+            values.append(k)
+        else:
+            layout[k] = v
+    norms = [_label_form_str(v) for v in raws]
+    plains = [_normalize_str(v) for v in raws]
+    pieces, prefixes = voc.pieces, voc.prefixes
+    labels, digits = voc.marks[0].search, voc.marks[1].search
+    # A text is kept if the reader could take it for a label or a mark, whole or (numbered,
+    # bracketed) as written.
+    kept = [not n or n in pieces or t in BLANK_TEXTS or t[0] == "#" or labels(n) is not None or digits(n) is not None
+            or (n != t and (labels(t) is not None or digits(t) is not None)) for n, t in zip(norms, plains)]
+    # Where a label may be split over two cells: header rows (their texts are joined with the
+    # row below) and the cells under a label's first part.
+    header_rows, under_prefix = set(), set()
+    for (r, c), n, k in zip(text_keys, norms, kept):
+        if k:
+            if n in prefixes:
+                under_prefix.update((grid.origin(r + 1, c), grid.origin(r + 2, c)))
+            if n in voc.header_prefixes or voc.header.search(n):
+                header_rows.add(r)
+    for (r, c), n, k, raw in zip(text_keys, norms, kept, raws):
+        head = r - 1 in header_rows or (r, c) in under_prefix
+        if not k:
+            stand_in = _placeholder(n, head, r in header_rows) if head or r in header_rows else _STAND_IN[len(n) > 10]
+        elif n in pieces:
+            continue  # a piece of a label (one split over cells) stays whole
+        else:
+            stand_in = _mask(raw, head or r in header_rows)
+        if stand_in is not None:
+            layout[(r, c)] = stand_in
+            values.append((r, c))
+    # With each value's type: True == 1 == 1.0 in Python, but not to the reader.
+    key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()),
+           tuple(v.__class__ for v in layout.values()))
+    return _Layout(key, layout, frozenset(values))
+
+
+_STAND_IN = (_FILL, _FILL * 11)  # a value text of 10 characters or fewer, and a longer one
+
+
+def _abstract_grid(grid: Grid, cells: dict[tuple[int, int], Any]) -> Grid:
+    g = Grid.__new__(Grid)
+    g.__dict__.update(grid.__dict__)
+    g.cells = cells
+    g.by_row = {r: [(c, cells[(r, c)]) for c, _ in line] for r, line in grid.by_row.items()}
+    return g
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+class _Mismatch(Exception):
+    """The sheet's values do not fit the plan (a title whose unit part is no name): read it in full."""
+
+
+class _Plan(NamedTuple):
+    """What a layout's tables hold, as indices into the values a sheet gives: ``values`` holds
+    the values that are the same on every sheet of the layout (None where one is read),
+    ``cells`` the values read as they are ((row, col), A1, kind, index), ``derived`` those made
+    otherwise (index, how, arguments, the value on the layout), in an order where a value comes
+    after the one it is made from."""
+
+    values: list[Value | None]
+    cells: list[tuple[tuple[int, int], str, str, int]]
+    derived: list[tuple[int, str, tuple, Value]]
+    titles: list[tuple[tuple[int, int], tuple[bool, bool]]]  # title cells, with whether year and unit are in them
+    tables: list[tuple[dict, list[str]]]  # (each table's shape, its problems)
+
+
+class _TitleSheet(NamedTuple):
+    grid: Grid  # what _title_of needs of a sheet
+
+
+def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: dict) -> Value:
+    if how == "cut":
+        r, c, where, kind = args
+        text = normalize(grid.get(r, c))
+        i, j = _span(text, where)
+        raw = text[i:j]
+        p = parse(kind, raw)
+        return Value(raw, p.value, p.status, grid.name, like.cell, kind, p.tol)
+    if how == "name":
+        key, inner = args
+        return _name_field(key, vals[inner])
+    r, c = args[:2]
+    raw = grid.get(r, c)
+    if how == "raw":
+        return like._replace(raw=raw)
+    if how == "clean":
+        return like._replace(raw=raw, value=clean_text(raw))
+    text, year, unit = titles[(r, c)]  # how == "title"
+    return like._replace(raw=text, value=(text, year, unit)[args[2]])
+
+
+class _Unplannable(Exception):
+    pass
+
+
+def _record(grid: Grid, layout: _Layout) -> _Plan | None:
+    """The plan of a layout: the reader's tables on the layout itself, each value that came from
+    a cell the layout stands in for turned into a read. None when the plan does not give back
+    exactly what the reader read there (it is then never used)."""
+    g = _abstract_grid(grid, layout.cells)
+    recipes: dict[int, tuple[tuple, Value]] = {}  # by the value's id: how it was read, and the value (kept alive)
+    read = read_sheet(g, recipes)
+    stand_ins = {a1(*k): k for k in layout.values}
+    values: list[Value | None] = []
+    cells, derived, index = [], [], {}
+
+    def ix(v: Value) -> int:
+        i = index.get(id(v))
+        if i is not None:
+            return i
+        how = recipes.get(id(v), ((None,),))[0]
+        if how[0] is None or (how[0] != "name" and v.cell not in stand_ins):
+            # the same on every sheet of the layout
+            if how[0] is None and v.raw is not None and v.cell in stand_ins:
+                raise _Unplannable  # made from a stand-in some way the plan cannot redo
+            values.append(v)
+        elif how[0] == "cell":
+            values.append(None)
+            cells.append((stand_ins[v.cell], v.cell, how[3], len(values) - 1))
+        elif how[0] == "name":
+            inner = ix(how[2])
+            values.append(None)
+            derived.append((len(values) - 1, "name", (how[1], inner), v))
+        else:
+            values.append(None)
+            derived.append((len(values) - 1, how[0], how[1:], v))
+        index[id(v)] = len(values) - 1
+        return index[id(v)]
+
+    try:
+        tables, titles = [], []
+        for t, problems in read:
+            title = t.fields.get("title")
+            if title is not None and id(title) in recipes:
+                year = t.fields.get("year")
+                titles.append((recipes[id(title)][0][1:3], (year is not None and recipes[id(year)][0][0] == "title", "title_unit" in t.fields)))
+            shape = dict(
+                kind=t.kind, first_row=t.first_row, last_row=t.last_row, headers=frozenset(t.headers),
+                target_columns=t.target_columns, fields=[(k, ix(v)) for k, v in t.fields.items()],
+                indicators=[(i.row, ix(i.level1), i.level1_key, i.level1_weight, *map(ix, i[4:11])) for i in t.indicators],
+                goals=[(ix(a), ix(b)) for a, b in t.goals],
+                items=[(b.key, b.parent, ix(b.label), [(k, ix(v)) for k, v in b.columns.items()]) for b in t.base_items],
+            )
+            tables.append((shape, list(problems)))
+    except _Unplannable:
+        return None
+    if any(_FILL in h for t, _ in read for h in t.headers):
+        return None  # a header read from a stand-in: never expected
+    plan = _Plan(values, cells, derived, titles, tables)
+    try:
+        return plan if _apply(plan, g) == read else None
+    except _Mismatch:
+        return None
+
+
+_level1 = functools.lru_cache(maxsize=4096)(level1_of)
+
+
+def _apply(plan: _Plan, grid: Grid) -> list[tuple[Table, list[str]]]:
+    titles = {}
+    for at, parts in plan.titles:
+        text, year, unit = titles[at] = _title_of(_TitleSheet(grid), *at)
+        if parts != (bool(year), bool(unit)):
+            raise _Mismatch  # the title's year or unit is there on one sheet and not on the other
+    vals = plan.values.copy()
+    get, name, new = grid.cells.get, grid.name, tuple.__new__
+    for key, cell, kind, i in plan.cells:
+        raw = get(key)
+        value, status, tol = parse(kind, raw)
+        vals[i] = new(Value, (raw, value, status, name, cell, kind, tol))
+    for i, how, args, like in plan.derived:
+        vals[i] = _derive(grid, how, args, like, vals, titles)
+    out = []
+    for shape, problems in plan.tables:
+        t = Table(kind=shape["kind"], sheet=name, table_id="", title="", first_row=shape["first_row"],
+                  last_row=shape["last_row"], headers=set(shape["headers"]), target_columns=shape["target_columns"])
+        t.fields = {k: vals[i] for k, i in shape["fields"]}
+        if "title" in t.fields:
+            t.title = t.fields["title"].value
+        op_col, unit_col = shape["target_columns"]
+        indicators = t.indicators
+        for row, l1, key, weight, *rest in shape["indicators"]:
+            level1 = vals[l1]
+            if plan.values[l1] is None:  # read from the sheet: its key and weight too
+                key, weight = _level1(level1.raw)
+            level2, level3, target, actual, weight_v, score, reason = [vals[i] for i in rest]
+            parsed = _targets(grid, row, target.raw, actual.raw, op_col, unit_col)
+            indicators.append(new(Indicator, (row, level1, key, weight, level2, level3, target, actual, weight_v, score, reason, *parsed)))
+        t.goals = [(vals[a], vals[b]) for a, b in shape["goals"]]
+        t.base_items = [new(BaseItem, (k, parent, vals[label], {c: vals[i] for c, i in cols})) for k, parent, label, cols in shape["items"]]
+        out.append((t, list(problems)))
+    return out
+
+
+_plans: dict[tuple, _Plan | None] = {}
+_seen: set[tuple] = set()
+
+
+def forget() -> None:
+    """Drop every plan and what they rest on (another rules directory: other labels)."""
+    _plans.clear()
+    _seen.clear()
+    for cached in (_vocabulary, _placeholder, _mask, _level1):
+        cached.cache_clear()
+
+
+def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
+    """Every table on a sheet with the labels it lacks: by the plan of its layout where there
+    is one, else read in full."""
+    if not _PlanStats.enabled:
+        return read_sheet(grid)
+    layout = _layout(grid)
+    plan = _plans.get(layout.key)
+    if plan is None and layout.key not in _plans:
+        if layout.key not in _seen:
+            if len(_seen) >= 4 * _MAX_PLANS:
+                _seen.clear()
+            _seen.add(layout.key)
+        else:
+            if len(_plans) >= _MAX_PLANS:
+                _plans.clear()
+            plan = _plans[layout.key] = _record(grid, layout)
+    if plan is not None:
+        try:
+            read = _apply(plan, grid)
+        except _Mismatch:
+            pass
+        else:
+            _PlanStats.hits += len(read)
+            return read
+    read = read_sheet(grid)
+    _PlanStats.misses += len(read)
+    return read
