@@ -135,11 +135,11 @@ def _matcher(labels: list[str]) -> tuple[re.Pattern, frozenset[str]]:
     return hit[1], hit[2]
 
 
-def _label_length(n: str, m: re.Match) -> int:
+def _label_length(n: str, end: int) -> int:
     """How long a cell's label is: the text before its colon when the label stands there
     ("单位名称:北京市海淀区学院路街道城市运行服务中心" is a label and its value), else all of it."""
     head = n.find(":")
-    return head if 0 <= m.end() - 1 < head else len(n)
+    return head if 0 <= end - 1 < head else len(n)
 
 
 class _Sheet:
@@ -216,16 +216,16 @@ class _Sheet:
             for c, v in self.grid.row_values(r):
                 yield r, c, v
 
-    def first_matches(self, pattern: re.Pattern) -> list[tuple[tuple[int, int], str, re.Match]]:
-        """(cell, its label form, first match in it) of every text cell the pattern matches, in
-        reading order: what pattern.search would give cell by cell, from one pass (no label
-        contains the separator)."""
+    def first_matches(self, pattern: re.Pattern) -> list[tuple[tuple[int, int], str, re.Match, int]]:
+        """(cell, its label form, first match in it, where the cell starts in the joined text)
+        of every text cell the pattern matches, in reading order: what pattern.search would give
+        cell by cell, from one pass (no label contains the separator)."""
         out = []
         last = -1
         for m in pattern.finditer(self._text):
             i = bisect.bisect_right(self._starts, m.start()) - 1
             if i != last:
-                out.append((self._keys[i], self._norms[i], m))
+                out.append((self._keys[i], self._norms[i], m, self._starts[i]))
                 last = i
         return out
 
@@ -238,7 +238,7 @@ class _Sheet:
         if found is not None:
             return found
         pattern, prefixes = _matcher(labels)
-        hits = {cell: m.group() for cell, n, m in self.first_matches(pattern) if _label_length(n, m) <= m.end() - m.start() + 8}
+        hits = {cell: m.group() for cell, n, m, at in self.first_matches(pattern) if _label_length(n, m.end() - at) <= m.end() - m.start() + 8}
         if not prefixes.isdisjoint(self._norms):
             for (r, c), n in zip(self._keys, self._norms):
                 if n in prefixes and (r, c) not in hits:
@@ -292,7 +292,8 @@ class _Sheet:
         head, colon, rest = text.partition(":")
         if not colon or not rest or label_form(head) not in labels:
             return None
-        return self.cut(r, c, ("colon", False), kind)
+        footer = template()["footer"]
+        return self.cut(r, c, ("colon", False, footer["stop"] + footer["filer"] + footer["date"]), kind)
 
     def header_columns(self, r: int, columns: dict[str, list[str]], table: Table) -> tuple[dict[str, int], int]:
         """Column of each header key in the header starting at row r, and the header's depth
@@ -422,7 +423,7 @@ def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None
     title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
     title_rx = _matcher(title_labels)[0]
     # A title is a long text (a label is short); a cell that holds a title is not an anchor.
-    titles = [(*cell, title_kind[m.group()]) for cell, n, m in sheet.first_matches(title_rx) if len(n) >= 7]
+    titles = [(*cell, title_kind[m.group()]) for cell, n, m, _ in sheet.first_matches(title_rx) if len(n) >= 7]
     in_title = {(r, c) for r, c, _ in titles}
     anchors = [(r, c, anchor_kind[label]) for (r, c), label in sheet.labels(anchor_labels).items() if (r, c) not in in_title]
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
@@ -479,14 +480,17 @@ def _footer(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
 
 def _span(text: str, where: tuple) -> tuple[int, int]:
     """Where a value written in a label's own cell lies in its normalize()d text: after the
-    first colon (("colon", False): "单位名称:区商务局"), after the first one past a leading
-    其中: (("colon", True): "其中:基本支出:1349.16"), or after a footer label and its colons up
-    to the next footer label (("footer", label, stop labels))."""
+    first colon (("colon", False, stop labels): "单位名称:区商务局"), after the first one past a
+    leading 其中: (("colon", True, ()): "其中:基本支出:1349.16"), or after a footer label and its
+    colons (("footer", label, stop labels)); up to the first stop label after it, if any
+    ("项目单位(盖章):黄石市第三中学 主要领导签字:")."""
     if where[0] == "colon":
-        body = text.removeprefix("其中:") if where[1] else text
-        return len(text) - len(body.partition(":")[2]), len(text)
-    _, lab, stop = where
-    rest = text.split(lab, 1)[1].lstrip(":")
+        _, after_qizhong, stop = where
+        body = text.removeprefix("其中:") if after_qizhong else text
+        rest = body.partition(":")[2]
+    else:
+        _, lab, stop = where
+        rest = text.split(lab, 1)[1].lstrip(":")
     start = len(text) - len(rest)
     for other in stop:
         cut = rest.find(other)
@@ -564,7 +568,7 @@ def _breakdown(sheet: _Sheet, r0: int, r1: int, table: Table) -> None:
         label = label_form(label)
         for key, labels in template()["breakdown"].items():
             if label in labels and key not in table.fields:
-                table.fields[key] = sheet.cut(r, c, ("colon", True), "amount")
+                table.fields[key] = sheet.cut(r, c, ("colon", True, ()), "amount")
                 break
 
 

@@ -153,16 +153,23 @@ def _events(text: str, voc: _Vocabulary) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _signature(text: str, voc: _Vocabulary) -> tuple:
+def _signature(text: str, voc: _Vocabulary, label_form: bool) -> tuple:
     """What the reader can tell of a text: its events in order, which of them start or end it,
     whether anything lies between neighbours, and its length as far as any length test of the
-    reader can tell (exact up to a bound past every label's allowance, else just long)."""
+    reader can tell: exact up to a bound past every label's allowance where a label's length
+    is measured against the text's (in label form, unless every label is before a colon: then
+    against the colon's place) or a year's (as written), else only whether it reaches 7 (a title)."""
     events = _events(text, voc)
     seen, last = [], 0
     for start, end, what in events:
         seen.append((what, start == 0, end == len(text), start > last))
         last = max(last, end)
-    return tuple(seen), last < len(text), min(len(text), _LONG)
+    colon = text.find(":")
+    if label_form:
+        measured = any(what != ":" and (colon < 0 or end > colon) for _, end, what in events)
+    else:
+        measured = any(_YEAR_RE.fullmatch(what) for _, _, what in events)
+    return tuple(seen), last < len(text), min(len(text), _LONG if measured else 7)
 
 
 _LONG = 24  # longer than any length the reader compares a text with (a label's length + 8)
@@ -207,15 +214,18 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     if not changed:
         return None
     masked = "".join(out)
-    # As long as the text was, up to the length the reader can tell apart: the last run grows.
-    short = min(len(t), _LONG) - len(normalize(masked))
-    if short > 0:
+    want = (_signature(label_form(raw), voc, True), _signature(t, voc, False))
+    # One placeholder a run where the reader cannot tell the length; else as long as the text
+    # was (up to what the reader can tell apart): the last run grows.
+    for _ in range(2):
+        if (_signature(label_form(masked), voc, True), _signature(normalize(masked), voc, False)) == want:
+            return masked
+        short = min(len(t), _LONG) - len(normalize(masked))
+        if short <= 0:
+            return None
         at = masked.rindex(_FILL)
         masked = masked[:at] + _FILL * (short + 1) + masked[at + 1:]
-    if (_signature(label_form(masked), voc) != _signature(label_form(raw), voc)
-            or _signature(normalize(masked), voc) != _signature(t, voc)):
-        return None
-    return masked
+    return None
 
 
 class _Layout(NamedTuple):
@@ -260,7 +270,12 @@ def _layout(grid: Grid) -> _Layout:
     for (r, c), n, k, raw in zip(text_keys, norms, kept, raws):
         head = r - 1 in header_rows or (r, c) in under_prefix
         if not k:
-            stand_in = _placeholder(n, head, r in header_rows) if head or r in header_rows else _STAND_IN[len(n) > 10]
+            if r - 1 in header_rows:  # under a header: joined to it when short
+                stand_in = _placeholder(n, True, r in header_rows)
+            elif head or r in header_rows:
+                stand_in = _placeholder(n, head, r in header_rows)
+            else:
+                stand_in = _FILL
         elif n in pieces:
             continue  # a piece of a label (one split over cells) stays whole
         else:
@@ -272,9 +287,6 @@ def _layout(grid: Grid) -> _Layout:
     key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()),
            tuple(v.__class__ for v in layout.values()))
     return _Layout(key, layout, frozenset(values))
-
-
-_STAND_IN = (_FILL, _FILL * 11)  # a value text of 10 characters or fewer, and a longer one
 
 
 def _abstract_grid(grid: Grid, cells: dict[tuple[int, int], Any]) -> Grid:
