@@ -42,8 +42,18 @@ __all__ = ["sheet_tables"]
 _FILL = "\ue000"  # a private-use character: in no label, untouched by normalize() and label_form()
 _MAX_PLANS = 256
 _NAME_KEYS = frozenset({"project_name", "department", "implementer", "unit_name", "filer_unit"})
-# One number of each type stands for every number of that type (NaN and infinities stay).
-_ONE = {float: 1.0, int: 1, dt.datetime: dt.datetime(2000, 1, 1), dt.date: dt.date(2000, 1, 1)}
+
+
+class _Number(NamedTuple):
+    """Every number of one type in a layout (NaN and infinities stay as they are): equal only to
+    itself (True == 1 == 1.0 in Python, not to the reader); the layout's reading sees ``one``."""
+
+    type: str
+    one: Any
+
+
+_NUMBER = {t: _Number(t.__name__, one) for t, one in
+           ((float, 1.0), (int, 1), (dt.datetime, dt.datetime(2000, 1, 1)), (dt.date, dt.date(2000, 1, 1)))}
 
 
 class _Vocabulary(NamedTuple):
@@ -245,8 +255,8 @@ def _layout(grid: Grid) -> _Layout:
             text_keys.append(k)
             raws.append(v)
             layout[k] = v
-        elif kind in _ONE and (kind is not float or v - v == 0):  # NaN and infinities stay
-            layout[k] = _ONE[kind]
+        elif kind in _NUMBER and (kind is not float or v - v == 0):
+            layout[k] = _NUMBER[kind]
             values.append(k)
         else:
             layout[k] = v
@@ -283,13 +293,13 @@ def _layout(grid: Grid) -> _Layout:
         if stand_in is not None:
             layout[(r, c)] = stand_in
             values.append((r, c))
-    # With each value's type: True == 1 == 1.0 in Python, but not to the reader.
-    key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()),
-           tuple(v.__class__ for v in layout.values()))
+    key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()))
     return _Layout(key, layout, frozenset(values))
 
 
-def _abstract_grid(grid: Grid, cells: dict[tuple[int, int], Any]) -> Grid:
+def _abstract_grid(grid: Grid, layout: dict[tuple[int, int], Any]) -> Grid:
+    """The layout as a sheet for the reader: each number stand-in as a number of its type."""
+    cells = {k: v.one if v.__class__ is _Number else v for k, v in layout.items()}
     g = Grid.__new__(Grid)
     g.__dict__.update(grid.__dict__)
     g.cells = cells
