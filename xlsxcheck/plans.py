@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from typing import Any, NamedTuple
 
 from .extract import (_WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span, _targets, _title_of, level1_of,
@@ -59,6 +60,7 @@ _NUMBER = {t: _Number(t.__name__, one) for t, one in
 class _Vocabulary(NamedTuple):
     marks: tuple[re.Pattern, ...]  # any label of any template, ":", the year, 分 and 元 marks (or more)
     other: re.Pattern  # the marks that are not labels
+    starts: re.Pattern  # the longest label starting at each place (an empty match with the label as group 1)
     labels: frozenset[str]
     pieces: frozenset[str]  # every substring of every label
     prefixes: frozenset[str]  # proper prefixes of labels (where a split label starts)
@@ -97,6 +99,7 @@ def _vocabulary() -> _Vocabulary:
         # characters only where every branch starts with a literal).
         marks=(re.compile(_trie([*labels, ":", "元)", "单位:元"])), re.compile(r"(?:19|20)\d\d年|\d分")),
         other=re.compile("|".join(other)),
+        starts=re.compile(f"(?=({_trie(list(labels))}))"),
         labels=frozenset(labels),
         pieces=frozenset(lab[i:j] for lab in labels for i in range(len(lab)) for j in range(i + 1, len(lab) + 1)),
         prefixes=frozenset(lab[:i] for lab in labels for i in range(1, len(lab))),
@@ -143,22 +146,10 @@ def _placeholder(n: str, keep_head: bool, keep_tail: bool) -> str | None:
     return text if label_form(text) == text and normalize(text) == text else None
 
 
-def _longest_label_at(text: str, p: int, voc: _Vocabulary) -> int:
-    """Length of the longest label that starts at text[p] (0 for none)."""
-    best, end = 0, min(len(text), p + voc.longest)
-    for q in range(p + 1, end + 1):
-        piece = text[p:q]
-        if piece not in voc.pieces:
-            break
-        if piece in voc.labels:
-            best = q - p
-    return best
-
-
 def _events(text: str, voc: _Vocabulary) -> list[tuple[int, int, str]]:
     """(start, end, text) of what the reader can see in a text: each label (the longest one
     starting there; shorter ones are its beginnings), colon, year, weight and 元 mark."""
-    found = [(p, p + n, text[p:p + n]) for p in range(len(text)) if (n := _longest_label_at(text, p, voc))]
+    found = [(m.start(), m.end(1), m.group(1)) for m in voc.starts.finditer(text)]
     found += [(m.start(), m.end(), m.group()) for m in voc.other.finditer(text)]
     return sorted(found)
 
@@ -197,7 +188,10 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     t = normalize(raw)
     if not t or t in BLANK_TEXTS or t.startswith("#"):
         return None
-    parts = [normalize(ch) for ch in raw]
+    if unicodedata.is_normalized("NFKC", raw):
+        parts = ["" if ch.isspace() else ch for ch in raw]  # what normalize() does to each character
+    else:
+        parts = [normalize(ch) for ch in raw]
     if "".join(parts) != t:
         return None  # characters that normalize together: not worth the risk
     fixed = bytearray(len(t))
@@ -244,55 +238,66 @@ class _Layout(NamedTuple):
     values: frozenset[tuple[int, int]]  # the cells whose content the layout does not keep
 
 
-def _layout(grid: Grid) -> _Layout:
+class _Text(NamedTuple):
+    """What the layout needs to know of a text (cached: labels and many values recur)."""
+
+    norm: str  # label form
+    kept: bool  # the reader could take it for a label or a mark, whole or (numbered, bracketed) as written
+    piece: bool  # it is a piece of a label (one split over cells): kept whole
+    starts_label: bool  # it is where a label split over cells starts
+    header: bool  # it names a header row (texts there are joined with the row below)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text(raw: str) -> _Text:
     voc = _vocabulary()
+    n, t = _label_form_str(raw), _normalize_str(raw)
+    labels, digits = voc.marks[0].search, voc.marks[1].search
+    piece = n in voc.pieces
+    kept = (not n or piece or t in BLANK_TEXTS or t[0] == "#" or labels(n) is not None or digits(n) is not None
+            or (n != t and (labels(t) is not None or digits(t) is not None)))
+    return _Text(n, kept, piece, kept and n in voc.prefixes,
+                 kept and (n in voc.header_prefixes or voc.header.search(n) is not None))
+
+
+def _layout(grid: Grid) -> _Layout:
     layout: dict[tuple[int, int], Any] = {}
     values = []
-    text_keys, raws = [], []
+    texts = []
     for k, v in grid.cells.items():
         kind = v.__class__
         if kind is str:
-            text_keys.append(k)
-            raws.append(v)
+            texts.append((k, v, _text(v)))
             layout[k] = v
         elif kind in _NUMBER and (kind is not float or v - v == 0):
             layout[k] = _NUMBER[kind]
             values.append(k)
         else:
             layout[k] = v
-    norms = [_label_form_str(v) for v in raws]
-    plains = [_normalize_str(v) for v in raws]
-    pieces, prefixes = voc.pieces, voc.prefixes
-    labels, digits = voc.marks[0].search, voc.marks[1].search
-    # A text is kept if the reader could take it for a label or a mark, whole or (numbered,
-    # bracketed) as written.
-    kept = [not n or n in pieces or t in BLANK_TEXTS or t[0] == "#" or labels(n) is not None or digits(n) is not None
-            or (n != t and (labels(t) is not None or digits(t) is not None)) for n, t in zip(norms, plains)]
     # Where a label may be split over two cells: header rows (their texts are joined with the
     # row below) and the cells under a label's first part.
     header_rows, under_prefix = set(), set()
-    for (r, c), n, k in zip(text_keys, norms, kept):
-        if k:
-            if n in prefixes:
-                under_prefix.update((grid.origin(r + 1, c), grid.origin(r + 2, c)))
-            if n in voc.header_prefixes or voc.header.search(n):
-                header_rows.add(r)
-    for (r, c), n, k, raw in zip(text_keys, norms, kept, raws):
-        head = r - 1 in header_rows or (r, c) in under_prefix
-        if not k:
-            if r - 1 in header_rows:  # under a header: joined to it when short
-                stand_in = _placeholder(n, True, r in header_rows)
-            elif head or r in header_rows:
-                stand_in = _placeholder(n, head, r in header_rows)
-            else:
-                stand_in = _FILL
-        elif n in pieces:
+    for (r, c), _, info in texts:
+        if info.starts_label:
+            under_prefix.update((grid.origin(r + 1, c), grid.origin(r + 2, c)))
+        if info.header:
+            header_rows.add(r)
+    for k, raw, info in texts:
+        r = k[0]
+        if info.piece:
             continue  # a piece of a label (one split over cells) stays whole
+        if header_rows or under_prefix:
+            under, head = r - 1 in header_rows, r in header_rows
+            ends = under or k in under_prefix
         else:
-            stand_in = _mask(raw, head or r in header_rows)
+            under = head = ends = False
+        if not info.kept:
+            stand_in = _placeholder(info.norm, ends, head) if ends or head else _FILL
+        else:
+            stand_in = _mask(raw, ends or head)
         if stand_in is not None:
-            layout[(r, c)] = stand_in
-            values.append((r, c))
+            layout[k] = stand_in
+            values.append(k)
     key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()))
     return _Layout(key, layout, frozenset(values))
 
@@ -463,7 +468,7 @@ def forget() -> None:
     """Drop every plan and what they rest on (another rules directory: other labels)."""
     _plans.clear()
     _seen.clear()
-    for cached in (_vocabulary, _placeholder, _mask, _level1):
+    for cached in (_vocabulary, _text, _placeholder, _mask, _level1):
         cached.cache_clear()
 
 
