@@ -119,14 +119,19 @@ def _with(grid: Grid, changes: dict[tuple[int, int], object]) -> Grid:
     return g
 
 
-_GRIDS: dict[str, list[Grid]] = {}
+_GRIDS: list[Grid] = []
 
 
-def _sample_grids() -> list[Grid]:
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory) -> list[Grid]:
+    """Every sheet of the samples and of the real filings, as the reader gets them."""
     if not _GRIDS:
-        for p in sorted(SAMPLES.glob("*.xlsx")):
-            _GRIDS[p.name] = read_grids(p, p.name)[0]
-    return [g for grids in _GRIDS.values() for g in grids]
+        folder = tmp_path_factory.mktemp("real")
+        paths = sorted(SAMPLES.glob("*.xlsx")) + [build_workbook(load(s), folder / f"{s.stem}.xlsx") for s in all_specs()]
+        _GRIDS.extend(g for p in paths for g in read_grids(p, p.name)[0])
+    return _GRIDS
+
+
 
 
 def _check_changed(grid: Grid, changes: dict) -> bool:
@@ -158,24 +163,41 @@ def _difference(got, want) -> list[str]:
     return out
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@settings(max_examples=300, **_SLOW)
 @given(data=st.data())
-def test_any_value_reads_alike_with_plans(data):
+def test_any_value_reads_alike_with_plans(sheets, data):
     """Write anything into the cells a layout stands in for (labels, pieces of labels, colons,
     years, weights, blanks, errors, numbers of any kind) and read the sheet with the plan of
     its original layout: the result must be the full reading's, plan or no plan."""
-    grid = data.draw(st.sampled_from(_sample_grids()), label="sheet")
+    grid = data.draw(st.sampled_from(sheets), label="sheet")
     spots = sorted(plans._layout(grid).values)
     cells = data.draw(st.lists(st.sampled_from(spots), min_size=1, max_size=6, unique=True), label="cells") if spots else []
     _check_changed(grid, {k: data.draw(_VALUES, label=f"value at {k}") for k in cells})
 
 
-def test_values_of_other_filings_read_alike_and_use_the_plans():
+@settings(max_examples=300, **_SLOW)
+@given(data=st.data())
+def test_anything_in_the_value_part_of_a_label_cell_reads_alike(sheets, data):
+    """Titles, footers and "单位名称:…" cells keep their labels and stand in for the rest: write
+    anything where the rest was ("填表人:{…} 填报日期:{…}", "{…}项目支出绩效自评表") and the
+    plan, if it still applies, must give the full reading."""
+    masked = [(g, k, v) for g in sheets for k, v in plans._layout(g).cells.items()
+              if isinstance(v, str) and plans._FILL in v and plans._FILL != v and g.cells[k] != v]
+    grid, k, stand_in = data.draw(st.sampled_from(masked), label="label cell")
+    runs = stand_in.split(plans._FILL)
+    filled = runs[0] + "".join(data.draw(_TEXTS, label=f"run {i}") + rest for i, rest in enumerate(runs[1:]))
+    _check_changed(grid, {k: filled.replace(plans._FILL, "")})
+
+
+def test_values_of_other_filings_read_alike_and_use_the_plans(sheets):
     """The same with values as other filings wrote them (names, amounts, targets, dates taken
     from every sample sheet where they stand in alike): each reading equals the full one, and
     the plans are used."""
     rng = random.Random(7)
-    grids = _sample_grids()
+    grids = sheets
     alike: dict[object, list] = {}  # stand-in -> every value it stands for
     for g in grids:
         layout = plans._layout(g)
@@ -203,9 +225,9 @@ def test_plans_off_reads_every_sheet_in_full(tmp_path):
     assert plan_counts() == before
 
 
-def test_a_number_stands_in_only_for_numbers_of_its_type():
+def test_a_number_stands_in_only_for_numbers_of_its_type(sheets):
     """True == 1 == 1.0 in Python: a layout tells them apart, and NaN stays itself."""
-    grid = next(g for g in _sample_grids() if any(type(v) is float for v in g.cells.values()))
+    grid = next(g for g in sheets if any(type(v) is float for v in g.cells.values()))
     k = next(k for k, v in grid.cells.items() if type(v) is float and v == v)
     keys = {plans._layout(_with(grid, {k: v})).key for v in (2.5, 7.0, 1, True, math.nan)}
     assert len(keys) == 4  # 2.5 and 7.0 alike; 1, True and NaN each apart
