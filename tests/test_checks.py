@@ -233,9 +233,9 @@ def test_batch_frames_keep_text_as_objects_and_numbers_as_numbers():
     from xlsxcheck.batch import _frame
 
     frame = _frame([
-        {"_book": 0, "_year": 2023, "a": 1.5, "a@status": "ok", "a@cell": "S!B2", "flag": True},
-        {"_book": 1, "_year": None, "a": float("nan"), "a@status": "blank", "a@cell": "S!B3", "flag": False},
-    ])
+        (0, 2023, 1.5, "ok", "S!B2", True),
+        (1, None, float("nan"), "blank", "S!B3", False),
+    ], ["_book", "_year", "a", "a@status", "a@cell", "flag"])
     assert {c: str(t) for c, t in frame.dtypes.items()} == {
         "_book": "int64", "_year": "float64", "a": "float64", "a@status": "object", "a@cell": "object", "flag": "object"}
     assert frame["a@cell"].tolist() == ["S!B2", "S!B3"] and frame["_year"].isna().tolist() == [False, True]

@@ -1,9 +1,11 @@
 """All workbooks of a run as a few dataframes, one per table kind, so that every check runs
 once over the whole batch instead of once per workbook.
 
-A field ``f`` of a table becomes the columns ``f`` (the parsed value), ``f@tol``,
-``f@status`` (ok | blank | invalid | absent), ``f@cell`` and ``f@raw``. Every row carries
-``_file``, ``_sheet``, ``_table``, ``_unit`` and ``_book`` (its workbook's position).
+A field ``f`` of a table becomes the columns ``f`` (the parsed value), ``f@tol`` and
+``f@status`` (ok | blank | invalid; missing where the table lacks it). Where it was read
+(``Batch.cell``) and what it showed (``Batch.raw``) are looked up only for a finding. Every
+row carries ``_file``, ``_sheet``, ``_table``, ``_unit`` and ``_book`` (its workbook's
+position). The indicator and scored frames also hold ``f@cell`` and ``f@raw``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
@@ -30,22 +33,43 @@ class Batch:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # kind -> one row per table
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per indicator
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)  # every (分值, 得分) pair
+    sources: dict[str, list[Table]] = field(default_factory=dict)  # kind -> the table of each row of tables[kind]
+
+    def _values(self, row: pd.Series, name: str) -> Value | list[Value] | None:
+        """The cell (or, for a sum, the cells) behind field ``name`` of a row of a table
+        frame (``row.name`` is its position there); None for a constant or a part it lacks."""
+        table = self.sources[row["_kind"]][row.name]
+        v = table.fields.get(name)
+        return v if v is not None else _sums(self.books[row["_book"]], table).get(name)
+
+    def cell(self, row: pd.Series, name: str) -> str:
+        """Where the field was read, "Sheet!A1" (a sum: its cells joined by ", "); "" if nowhere."""
+        v = self._values(row, name)
+        if isinstance(v, list):
+            return ", ".join(f"{x.sheet}!{x.cell}" for x in v)
+        return f"{v.sheet}!{v.cell}" if v is not None and v.cell else ""
+
+    def raw(self, row: pd.Series, name: str) -> str:
+        """The field's cell as the reports show it ("" for a sum or a constant)."""
+        v = self._values(row, name)
+        return _raw(v) if isinstance(v, Value) else ""
 
 
 _KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 _NAN = float("nan")
 
 
+def _raw(v: Value) -> str:
+    if v.kind == "rate" and v.status == "ok" and type(v.raw) in (int, float):
+        return f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
+    return shown(v)
+
+
 def _parts(v: Value) -> tuple[Any, float, str, str, str]:
     """A value as its five columns: parsed value, @tol, @status, @cell and @raw."""
-    status, raw = v.status, v.raw
-    present = status == "ok"
-    if v.kind == "rate" and present and type(raw) in (int, float):
-        shown_raw = f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
-    else:
-        shown_raw = shown(v)
-    return (v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None), v.tol, status,
-            f"{v.sheet}!{v.cell}" if v.cell else "", shown_raw)
+    present = v.status == "ok"
+    return (v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None), v.tol, v.status,
+            f"{v.sheet}!{v.cell}" if v.cell else "", _raw(v))
 
 
 def _columns(name: str) -> tuple[str, str, str, str, str]:
@@ -55,50 +79,83 @@ def _columns(name: str) -> tuple[str, str, str, str, str]:
     return keys
 
 
-def _put(row: dict[str, Any], name: str, v: Value) -> None:
-    row.update(zip(_columns(name), _parts(v)))
-
-
-def _derived(row: dict[str, Any], name: str, values: list[Value]) -> None:
-    """A sum over several cells (the items of 项目支出, the project tables of a unit)."""
-    ok = [v for v in values if v.present]
-    row[name] = sum(v.value for v in ok) if ok else float("nan")
-    row[f"{name}@tol"] = sum(v.tol for v in ok)
-    invalid = any(v.status == "invalid" for v in values)
-    row[f"{name}@status"] = "invalid" if invalid else ("ok" if ok else "blank")
-    row[f"{name}@cell"] = ", ".join(f"{v.sheet}!{v.cell}" for v in values)
-    row[f"{name}@raw"] = ""
-
-
-def _table_row(pos: int, book: Workbook, table: Table, profile: Profile) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id,
-        "_unit": book.unit, "_year": book.year, "_kind": table.kind, "_profile": profile.id,
-        "_first_row": table.first_row,
-        "_anchor": f"{table.sheet}!{table.fields['title'].cell}" if "title" in table.fields else f"{table.sheet}!A{table.first_row + 1}", "_name_zh": table_name(table, "zh"), "_name_en": table_name(table, "en"),
-    }
-    from .checks import fields_used  # the checks package imports this module
-
-    keep = fields_used()
-    for name, v in table.fields.items():
-        if name in keep:
-            _put(row, name, v)
-    const = {"profile.total_weight": profile.total_weight, "profile.funds_weight": profile.funds_weight}
-    for name, x in const.items():
-        row[name], row[f"{name}@tol"], row[f"{name}@status"], row[f"{name}@cell"], row[f"{name}@raw"] = x, 0.0, "ok", "", ""
+def _sums(book: Workbook, table: Table) -> dict[str, list[Value]]:
+    """The fields that add up several cells: the items of 项目支出, the indicators' weights
+    and scores, the project tables' execution of a unit."""
+    out = {}
     if table.kind == "base":
         for col in ("prev_final", "budget", "final"):
-            items = [i.columns[col] for i in table.base_items if i.parent == "project" and col in i.columns]
+            items = [it.columns[col] for it in table.base_items if it.parent == "project" and col in it.columns]
             if items:
-                _derived(row, f"project_items.{col}", items)
+                out[f"project_items.{col}"] = items
     if table.kind in ("overall", "project") and table.indicators:
-        _derived(row, "indicators.weight_sum", [i.weight for i in table.indicators])
-        _derived(row, "indicators.score_sum", [i.score for i in table.indicators])
+        out["indicators.weight_sum"] = [ind.weight for ind in table.indicators]
+        out["indicators.score_sum"] = [ind.score for ind in table.indicators]
     if table.kind in ("base", "overall"):
         executed = [t.fields["funds_total.executed"] for t in book.of_kind("project") if "funds_total.executed" in t.fields]
         if executed:
-            _derived(row, "projects.executed", executed)
-    return row
+            out["projects.executed"] = executed
+    return out
+
+
+_META = ("_book", "_file", "_sheet", "_table", "_unit", "_year", "_kind", "_profile", "_first_row", "_anchor", "_name_zh", "_name_en")
+_CONSTANTS = ("profile.total_weight", "profile.funds_weight")
+
+
+class _TableColumns:
+    """The frame of one table kind, filled column by column: ``rows`` rows; a field's
+    three columns are made when the field is first met, NaN where a table lacks it."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.meta: list[list] = [[] for _ in _META]
+        self.constants: list[list] = [[] for _ in _CONSTANTS]
+        self.fields: dict[str, tuple[list, list, list]] = {}
+
+    def field(self, name: str) -> tuple[list, list, list]:
+        cols = self.fields.get(name)
+        if cols is None:
+            n = self.rows
+            cols = self.fields[name] = ([_NAN] * n, [_NAN] * n, [_NAN] * n)
+        return cols
+
+    def add(self, i: int, pos: int, book: Workbook, table: Table, profile: Profile, keep: frozenset[str]) -> None:
+        """Row ``i``: the table's fields that some rule reads, the profile's constants and the sums."""
+        fields = table.fields
+        title = fields.get("title")
+        meta = (pos, book.file, table.sheet, table.table_id, book.unit, book.year, table.kind, profile.id, table.first_row,
+                f"{table.sheet}!{title.cell}" if title is not None else f"{table.sheet}!A{table.first_row + 1}",
+                table_name(table, "zh"), table_name(table, "en"))
+        for col, x in zip(self.meta, meta):
+            col.append(x)
+        for col, x in zip(self.constants, (profile.total_weight, profile.funds_weight)):
+            col.append(x)
+        for name, v in fields.items():
+            if name in keep:
+                value, tol, status = self.field(name)
+                if v.status == "ok":
+                    value[i] = v.value
+                elif v.kind not in _NUMERIC_KINDS:
+                    value[i] = None
+                tol[i], status[i] = v.tol, v.status
+        for name, values in _sums(book, table).items():
+            value, tol, status = self.field(name)
+            ok = [v for v in values if v.status == "ok"]
+            if ok:
+                value[i] = sum(v.value for v in ok)
+            tol[i] = sum(v.tol for v in ok)
+            status[i] = "invalid" if any(v.status == "invalid" for v in values) else ("ok" if ok else "blank")
+
+    def frame(self) -> pd.DataFrame:
+        n = self.rows
+        if not n:
+            return pd.DataFrame([], dtype=object)  # a kind no workbook holds
+        lists: dict[str, Any] = dict(zip(_META, self.meta))
+        for name, col in zip(_CONSTANTS, self.constants):
+            lists[name], lists[f"{name}@tol"], lists[f"{name}@status"] = col, [0.0] * n, ["ok"] * n
+        for name, (value, tol, status) in self.fields.items():
+            lists[name], lists[f"{name}@tol"], lists[f"{name}@status"] = value, tol, status
+        return _frame_of(lists, n)
 
 
 _INDICATOR_COLUMNS = [
@@ -126,18 +183,16 @@ def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
     return rows
 
 
-def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[dict[str, Any]]:
-    """(分值, 得分) of the funds rows, which join the indicators' in the scored frame."""
+def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
+    """(分值, 得分) of the funds rows, which join the indicators' in the scored frame: one
+    tuple per row, in the order of _SCORED_COLUMNS."""
     rows = []
     for key in _FUNDS_ROWS:
         weight, score = table.fields.get(f"{key}.weight"), table.fields.get(f"{key}.score")
         if weight is None or score is None or not (weight.present or score.present):
             continue  # a header may lack either column; an empty row has nothing to check
-        row = {"_book": pos, "_file": book.file, "_sheet": table.sheet, "_table": table.table_id, "_unit": book.unit,
-               "_kind": table.kind, "label": shown(table.fields[f"{key}.label"])}
-        _put(row, "weight", weight)
-        _put(row, "score", score)
-        rows.append(row)
+        rows.append((pos, book.file, table.sheet, table.table_id, book.unit, table.kind,
+                     shown(table.fields[f"{key}.label"]), *_parts(weight), *_parts(score)))
     return rows
 
 
@@ -148,28 +203,41 @@ _SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "_kind", "labe
 _NUMERIC_INFERRED = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
 
 
-def _frame(rows: list[dict[str, Any]] | list[tuple], columns: list[str] | None = None) -> pd.DataFrame:
-    """A frame of three blocks: text (object), whole numbers (int64, when complete) and
-    other numbers (float64). pandas 3 would give each text column an array of its own, and
-    every filter over a wide frame would then cost one take per column."""
-    wide = pd.DataFrame(rows, columns=columns, dtype=object)
-    cells = wide.to_numpy()
-    groups: dict[str, list[int]] = {"object": [], "int64": [], "float64": []}
-    for i in range(cells.shape[1]):
-        col = cells[:, i]
+def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """A frame of tuples, one per row in the order of ``columns``."""
+    lists = dict(zip(columns, zip(*rows))) if rows else dict.fromkeys(columns, ())
+    return _frame_of(lists, len(rows))
+
+
+def _frame_of(lists: dict[str, Any], n: int) -> pd.DataFrame:
+    """A frame of columns in three blocks: text (object), whole numbers (int64, when
+    complete) and other numbers (float64). pandas 3 would give each text column an array
+    of its own, and every filter over a wide frame would then cost one take per column."""
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {"object": [], "int64": [], "float64": []}
+    for name, values in lists.items():
+        col = np.empty(n, object)
+        col[:] = values
         kind = infer_dtype(col, skipna=True)
         if kind == "integer" and not pd.isna(col).any():
-            groups["int64"].append(i)
+            groups["int64"].append((name, col))
         elif kind in _NUMERIC_INFERRED:
-            groups["float64"].append(i)
+            groups["float64"].append((name, col))
         else:
-            groups["object"].append(i)
-    parts = [pd.DataFrame(cells[:, idx].astype(dtype), columns=wide.columns[idx], index=wide.index, dtype=dtype)
-             for dtype, idx in groups.items() if idx]
-    return pd.concat(parts, axis=1)[wide.columns] if len(parts) > 1 else (parts[0] if parts else wide)
+            groups["object"].append((name, col))
+    index = pd.RangeIndex(n)
+    parts = []
+    for dtype, cols in groups.items():
+        if cols:
+            block = np.empty((n, len(cols)), dtype)
+            for j, (_, col) in enumerate(cols):
+                block[:, j] = col
+            parts.append(pd.DataFrame(block, columns=[name for name, _ in cols], index=index, dtype=dtype))
+    if len(parts) > 1:
+        return pd.concat(parts, axis=1)[list(lists)]
+    return parts[0] if parts else pd.DataFrame([], dtype=object)  # no rows: a kind no workbook holds
 
 
-def _scored_frame(indicators: pd.DataFrame, funds: list[dict[str, Any]]) -> pd.DataFrame:
+def _scored_frame(indicators: pd.DataFrame, funds: list[tuple]) -> pd.DataFrame:
     """Every (分值, 得分) pair for the score-within-weight schema: the indicators' own
     columns (not built a second time) and the funds rows."""
     parts = [_frame(funds, _SCORED_COLUMNS)]
@@ -181,16 +249,26 @@ def _scored_frame(indicators: pd.DataFrame, funds: list[dict[str, Any]]) -> pd.D
 
 
 def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
+    from .checks import fields_used  # the checks package imports this module
+
+    keep = fields_used()
     batch = Batch(books=books, profiles=profiles)
-    by_kind: dict[str, list[dict[str, Any]]] = {"base": [], "overall": [], "project": []}
+    count = {"base": 0, "overall": 0, "project": 0}
+    for book in books:
+        for table in book.tables:
+            count[table.kind] += 1
+    by_kind = {kind: _TableColumns(n) for kind, n in count.items()}
+    batch.sources = {kind: [] for kind in count}
     indicators: list[tuple] = []
-    funds: list[dict[str, Any]] = []
+    funds: list[tuple] = []
     for pos, (book, profile) in enumerate(zip(books, profiles)):
         for table in book.tables:
-            by_kind[table.kind].append(_table_row(pos, book, table, profile))
+            rows = batch.sources[table.kind]
+            by_kind[table.kind].add(len(rows), pos, book, table, profile, keep)
+            rows.append(table)
             indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
-    batch.tables = {kind: _frame(rows) for kind, rows in by_kind.items()}
+    batch.tables = {kind: cols.frame() for kind, cols in by_kind.items()}
     batch.indicators = _frame(indicators, _INDICATOR_COLUMNS)
     batch.scored = _scored_frame(batch.indicators, funds)
     return batch

@@ -39,10 +39,10 @@ def run_declarative(ctx) -> Iterator[Finding]:
                 continue
             fields = by_kind.setdefault(kind, Fields(frame))
             for binding in expand(rule):
-                yield from _evaluate(rule, fields, binding)
+                yield from _evaluate(rule, fields, binding, ctx.batch)
 
 
-def _evaluate(rule: Rule, fields: Fields, binding) -> Iterator[Finding]:
+def _evaluate(rule: Rule, fields: Fields, binding, batch) -> Iterator[Finding]:
     frame = fields.frame
     tree = parse_expression(fill(rule.assertion, binding))
     applies, ok, left, right = compare(tree, fields, rule.blank_left_as_zero)
@@ -63,10 +63,9 @@ def _evaluate(rule: Rule, fields: Fields, binding) -> Iterator[Finding]:
     params_static: dict[str, Any] = {k: Bi(v[1], v[2]) for k, v in binding.items()}
     for i in np.flatnonzero(bad):
         row = frame.iloc[i]
-        sheet, cell = split_ref(row.get(f"{at}@cell", "") or "")
-        refs = [row.get(f"{f}@cell", "") for f in others if isinstance(row.get(f"{f}@cell", ""), str)]
-        raw = row.get(f"{at}@raw", "")
-        actual = raw if isinstance(raw, str) and raw else fmt(left.mid[i], is_rate) if row.get(f"{at}@status") != "blank" else ""
+        sheet, cell = split_ref(batch.cell(row, at))
+        refs = [batch.cell(row, f) for f in others]
+        actual = batch.raw(row, at) or (fmt(left.mid[i], is_rate) if row.get(f"{at}@status") != "blank" else "")
         shown_actual = actual or Bi("（空）", "(blank)")
         expected = fmt(right.mid[i], is_rate)
         tolerance = fmt(right.half[i] + left.half[i], is_rate, digits=3)

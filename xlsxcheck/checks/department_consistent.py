@@ -34,6 +34,6 @@ def check(ctx):
             reference = others.most_common(1)[0][0]
         for _, r in group.iterrows():
             if normalize(r["department"]) != normalize(reference):
-                sheet, cell = split_ref(r["department@cell"])
+                sheet, cell = split_ref(ctx.batch.cell(r, "department"))
                 yield make_finding("X506", r["_file"], sheet, cell, expected=reference, actual=r["department"], unit=book.unit,
                                    field=f"{r['_table']}:department")

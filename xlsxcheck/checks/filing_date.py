@@ -24,6 +24,6 @@ def check(ctx):
             else:
                 why = Bi(f"晚于今天（{ctx.today}）", f"is later than today ({ctx.today})")
                 expected = f"<= {ctx.today}"
-            sheet, cell = split_ref(r["date@cell"])
-            yield make_finding("X505", r["_file"], sheet, cell, expected=expected, actual=r["date@raw"], unit=r["_unit"],
+            sheet, cell = split_ref(ctx.batch.cell(r, "date"))
+            yield make_finding("X505", r["_file"], sheet, cell, expected=expected, actual=ctx.batch.raw(r, "date"), unit=r["_unit"],
                                field=f"{r['_table']}:date", why=why)

@@ -22,6 +22,6 @@ def check(ctx):
             stated = str(r["grade"]).strip()[:1]
             want = grade_of(r["score_total.score"])
             if stated in "优良中差" and stated != want:
-                sheet, cell = split_ref(r["grade@cell"])
-                yield make_finding("S207", r["_file"], sheet, cell, expected=want, actual=r["grade@raw"], unit=r["_unit"],
+                sheet, cell = split_ref(ctx.batch.cell(r, "grade"))
+                yield make_finding("S207", r["_file"], sheet, cell, expected=want, actual=ctx.batch.raw(r, "grade"), unit=r["_unit"],
                                    field=f"{r['_table']}:grade", score=fmt(r["score_total.score"]))

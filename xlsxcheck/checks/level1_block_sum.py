@@ -53,7 +53,7 @@ def _whole_block(ctx, ind: pd.DataFrame):
             else:
                 continue
             if abs(total - t["indicators.weight"]) > 1e-6:
-                sheet, cell = split_ref(t["indicators.weight@cell"])
+                sheet, cell = split_ref(ctx.batch.cell(t, "indicators.weight"))
                 yield make_finding("S202", t["_file"], sheet, cell, expected=fmt(t["indicators.weight"]), actual=fmt(total),
                                    unit=t["_unit"], field=f"{t['_table']}:indicators.weight", label=t["indicators.label"],
                                    cells=short_refs(cells, sheet))

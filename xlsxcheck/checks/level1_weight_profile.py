@@ -43,7 +43,7 @@ def check(ctx):
         want = np.array([p.funds_weight for p in profiles], float)
         wrong = judged & (np.abs(rows["funds_total.weight"].to_numpy(float) - want) > 1e-6)
         for (_, r), p in zip(rows[wrong].iterrows(), [p for p, x in zip(profiles, wrong) if x]):
-            sheet, cell = split_ref(r["funds_total.weight@cell"])
+            sheet, cell = split_ref(batch.cell(r, "funds_total.weight"))
             yield make_finding("S203", r["_file"], sheet, cell, expected=fmt(p.funds_weight), actual=fmt(r["funds_total.weight"]),
                                unit=r["_unit"], field=f"{r['_table']}:funds_total.weight",
                                label=Bi("预算执行率", "budget execution"), profile=Bi(p.name_zh, p.name_en))

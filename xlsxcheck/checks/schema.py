@@ -96,7 +96,7 @@ def check(ctx) -> Iterator[Finding]:
         for _, case in cases.iterrows():
             field = case["column"].removesuffix("@status")
             row = frame.loc[int(case["index"])]
-            sheet, cell = split_ref(row[f"{field}@cell"])
+            sheet, cell = split_ref(row[f"{field}@cell"] if kind in ("indicator", "scored") else batch.cell(row, field))
             zh, en = FIELD_LABELS.get(field, (field, field))
             if kind in ("indicator", "scored"):
                 name = row["label"] if kind == "scored" else row["level3"] or row["level2"]

@@ -21,7 +21,7 @@ def check(ctx):
             ok = frame[f"{field}@status"] == "ok"
             differs = ok & (frame[field].where(ok, "").map(normalize) != unit)
             for _, r in frame[differs].iterrows():
-                sheet, cell = split_ref(r[f"{field}@cell"])
+                sheet, cell = split_ref(ctx.batch.cell(r, field))
                 book = books[r["_book"]]
                 yield make_finding("X504", r["_file"], sheet, cell, expected=book.unit, actual=r[field], unit=book.unit,
                                    field=f"{r['_table']}:{field}", what=what)
@@ -29,7 +29,7 @@ def check(ctx):
             year = frame["_book"].map(lambda pos: books[pos].year)
             differs = (frame["year@status"] == "ok") & year.notna() & (frame["year"] != year)
             for _, r in frame[differs].iterrows():
-                sheet, cell = split_ref(r["year@cell"])
+                sheet, cell = split_ref(ctx.batch.cell(r, "year"))
                 book = books[r["_book"]]
                 yield make_finding("X504", r["_file"], sheet, cell, expected=str(book.year), actual=str(int(r["year"])),
                                    unit=book.unit, field=f"{r['_table']}:year", what=Bi("年度", "The year"))
