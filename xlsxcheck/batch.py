@@ -33,26 +33,34 @@ class Batch:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # kind -> one row per table
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per indicator
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)  # every (分值, 得分) pair
-    sources: dict[str, list[Table]] = field(default_factory=dict)  # kind -> the table of each row of tables[kind]
+    columns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # kind -> tables[kind]'s columns as arrays
+    sources: dict[str, list[tuple[Workbook, Table]]] = field(default_factory=dict)  # kind -> the table of each row of tables[kind]
 
-    def _values(self, row: pd.Series, name: str) -> Value | list[Value] | None:
-        """The cell (or, for a sum, the cells) behind field ``name`` of a row of a table
-        frame (``row.name`` is its position there); None for a constant or a part it lacks."""
-        table = self.sources[row["_kind"]][row.name]
+    def _values(self, kind: str, i: int, name: str) -> Value | list[Value] | None:
+        """The cell (or, for a sum, the cells) behind field ``name`` of row ``i`` of a table
+        frame; None for a constant or a part the table lacks."""
+        book, table = self.sources[kind][i]
         v = table.fields.get(name)
-        return v if v is not None else _sums(self.books[row["_book"]], table).get(name)
+        return v if v is not None else _sums(book, table).get(name)
 
-    def cell(self, row: pd.Series, name: str) -> str:
+    def cell_at(self, kind: str, i: int, name: str) -> str:
         """Where the field was read, "Sheet!A1" (a sum: its cells joined by ", "); "" if nowhere."""
-        v = self._values(row, name)
+        v = self._values(kind, i, name)
         if isinstance(v, list):
             return ", ".join(f"{x.sheet}!{x.cell}" for x in v)
         return f"{v.sheet}!{v.cell}" if v is not None and v.cell else ""
 
-    def raw(self, row: pd.Series, name: str) -> str:
+    def raw_at(self, kind: str, i: int, name: str) -> str:
         """The field's cell as the reports show it ("" for a sum or a constant)."""
-        v = self._values(row, name)
+        v = self._values(kind, i, name)
         return _raw(v) if isinstance(v, Value) else ""
+
+    def cell(self, row: pd.Series, name: str) -> str:
+        """cell_at for a row of a table frame (``row.name`` is its position there)."""
+        return self.cell_at(row["_kind"], row.name, name)
+
+    def raw(self, row: pd.Series, name: str) -> str:
+        return self.raw_at(row["_kind"], row.name, name)
 
 
 _KEYS: dict[str, tuple[str, str, str, str, str]] = {}
@@ -146,16 +154,14 @@ class _TableColumns:
             tol[i] = sum(v.tol for v in ok)
             status[i] = "invalid" if any(v.status == "invalid" for v in values) else ("ok" if ok else "blank")
 
-    def frame(self) -> pd.DataFrame:
+    def arrays(self) -> dict[str, np.ndarray]:
         n = self.rows
-        if not n:
-            return pd.DataFrame([], dtype=object)  # a kind no workbook holds
         lists: dict[str, Any] = dict(zip(_META, self.meta))
         for name, col in zip(_CONSTANTS, self.constants):
             lists[name], lists[f"{name}@tol"], lists[f"{name}@status"] = col, [0.0] * n, ["ok"] * n
         for name, (value, tol, status) in self.fields.items():
             lists[name], lists[f"{name}@tol"], lists[f"{name}@status"] = value, tol, status
-        return _frame_of(lists, n)
+        return _arrays(lists, n)
 
 
 _INDICATOR_COLUMNS = [
@@ -206,35 +212,40 @@ _NUMERIC_INFERRED = frozenset({"floating", "integer", "mixed-integer-float", "de
 def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
     """A frame of tuples, one per row in the order of ``columns``."""
     lists = dict(zip(columns, zip(*rows))) if rows else dict.fromkeys(columns, ())
-    return _frame_of(lists, len(rows))
+    return _frame_of(_arrays(lists, len(rows)), len(rows))
 
 
-def _frame_of(lists: dict[str, Any], n: int) -> pd.DataFrame:
-    """A frame of columns in three blocks: text (object), whole numbers (int64, when
-    complete) and other numbers (float64). pandas 3 would give each text column an array
-    of its own, and every filter over a wide frame would then cost one take per column."""
-    groups: dict[str, list[tuple[str, np.ndarray]]] = {"object": [], "int64": [], "float64": []}
+def _arrays(lists: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """Columns as arrays: whole numbers as int64 (when complete), other numbers as float64,
+    the rest (text, dates, NaN for a part a row lacks) as objects."""
+    out = {}
     for name, values in lists.items():
         col = np.empty(n, object)
         col[:] = values
         kind = infer_dtype(col, skipna=True)
         if kind == "integer" and not pd.isna(col).any():
-            groups["int64"].append((name, col))
+            col = col.astype(np.int64)
         elif kind in _NUMERIC_INFERRED:
-            groups["float64"].append((name, col))
-        else:
-            groups["object"].append((name, col))
+            col = col.astype(np.float64)
+        out[name] = col
+    return out
+
+
+def _frame_of(arrays: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    """A frame of three blocks: text (object), whole numbers (int64) and other numbers
+    (float64). pandas 3 would give each text column an array of its own, and every filter
+    over a wide frame would then cost one take per column."""
+    groups: dict[np.dtype, list[str]] = {}
+    for name, col in arrays.items():
+        groups.setdefault(col.dtype, []).append(name)
     index = pd.RangeIndex(n)
     parts = []
-    for dtype, cols in groups.items():
-        if cols:
-            block = np.empty((n, len(cols)), dtype)
-            for j, (_, col) in enumerate(cols):
-                block[:, j] = col
-            parts.append(pd.DataFrame(block, columns=[name for name, _ in cols], index=index, dtype=dtype))
-    if len(parts) > 1:
-        return pd.concat(parts, axis=1)[list(lists)]
-    return parts[0] if parts else pd.DataFrame([], dtype=object)  # no rows: a kind no workbook holds
+    for dtype, names in groups.items():
+        block = np.empty((n, len(names)), dtype)
+        for j, name in enumerate(names):
+            block[:, j] = arrays[name]
+        parts.append(pd.DataFrame(block, columns=names, index=index, dtype=dtype))
+    return pd.concat(parts, axis=1)[list(arrays)] if len(parts) > 1 else parts[0]
 
 
 def _scored_frame(indicators: pd.DataFrame, funds: list[tuple]) -> pd.DataFrame:
@@ -265,10 +276,12 @@ def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
         for table in book.tables:
             rows = batch.sources[table.kind]
             by_kind[table.kind].add(len(rows), pos, book, table, profile, keep)
-            rows.append(table)
+            rows.append((book, table))
             indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
-    batch.tables = {kind: cols.frame() for kind, cols in by_kind.items()}
+    batch.columns = {kind: cols.arrays() for kind, cols in by_kind.items()}
+    batch.tables = {kind: _frame_of(arrays, count[kind]) if count[kind] else pd.DataFrame([], dtype=object)  # a kind no workbook holds
+                    for kind, arrays in batch.columns.items()}
     batch.indicators = _frame(indicators, _INDICATOR_COLUMNS)
     batch.scored = _scored_frame(batch.indicators, funds)
     return batch

@@ -7,6 +7,7 @@ import itertools
 from typing import Any, Iterator
 
 import numpy as np
+import pandas as pd
 
 from ..catalog import Bi, Rule, load_catalog, make_finding
 from ..model import Finding
@@ -29,31 +30,34 @@ def fill(text: str, binding: dict[str, tuple[str, str, str]]) -> str:
 
 
 def run_declarative(ctx) -> Iterator[Finding]:
+    """Each rule over the columns of its table kinds (arrays, not the frames: a rule reads
+    a few columns, and a finding's cell and text are looked up only where it is made)."""
+    batch = ctx.batch
     by_kind: dict[str, Fields] = {}
     for rule in load_catalog().values():
         if not rule.assertion:
             continue
         for kind in rule.table.split():
-            frame = ctx.batch.tables.get(kind)
+            frame = batch.tables.get(kind)
             if frame is None or frame.empty:
                 continue
-            fields = by_kind.setdefault(kind, Fields(frame))
+            fields = by_kind.setdefault(kind, Fields(batch.columns[kind], len(frame)))
             for binding in expand(rule):
-                yield from _evaluate(rule, fields, binding, ctx.batch)
+                yield from _evaluate(rule, kind, fields, binding, batch)
 
 
-def _evaluate(rule: Rule, fields: Fields, binding, batch) -> Iterator[Finding]:
-    frame = fields.frame
+def _evaluate(rule: Rule, kind: str, fields: Fields, binding, batch) -> Iterator[Finding]:
+    columns = fields.columns
     tree = parse_expression(fill(rule.assertion, binding))
     applies, ok, left, right = compare(tree, fields, rule.blank_left_as_zero)
     for needed in fill(rule.when, binding).split():
         # The rule needs a part of the table that was read (not one missing from it).
-        status = frame[f"{needed}@status"] if f"{needed}@status" in frame else None
-        applies &= status.notna().to_numpy() if status is not None else False
+        status = columns.get(f"{needed}@status")
+        applies &= ~pd.isna(status) if status is not None else False
     bad = applies & ~ok
     if not bad.any():
         return
-    hint = np.zeros(len(frame), bool)
+    hint = np.zeros(fields.n, bool)
     if rule.hint:
         h_applies, h_ok, _, _ = compare(parse_expression(fill(rule.hint["assert"], binding)), fields)
         hint = h_applies & h_ok
@@ -61,18 +65,19 @@ def _evaluate(rule: Rule, fields: Fields, binding, batch) -> Iterator[Finding]:
     is_rate = at.endswith("rate")
     others = [f for f in field_names(tree) if f != at]
     params_static: dict[str, Any] = {k: Bi(v[1], v[2]) for k, v in binding.items()}
+    at_status = columns.get(f"{at}@status")
     for i in np.flatnonzero(bad):
-        row = frame.iloc[i]
-        sheet, cell = split_ref(batch.cell(row, at))
-        refs = [batch.cell(row, f) for f in others]
-        actual = batch.raw(row, at) or (fmt(left.mid[i], is_rate) if row.get(f"{at}@status") != "blank" else "")
+        sheet, cell = split_ref(batch.cell_at(kind, i, at))
+        refs = [batch.cell_at(kind, i, f) for f in others]
+        blank = at_status is not None and at_status[i] == "blank"
+        actual = batch.raw_at(kind, i, at) or (fmt(left.mid[i], is_rate) if not blank else "")
         shown_actual = actual or Bi("（空）", "(blank)")
         expected = fmt(right.mid[i], is_rate)
         tolerance = fmt(right.half[i] + left.half[i], is_rate, digits=3)
         hint_text = Bi(rule.hint["zh"], rule.hint["en"]) if hint[i] else ""
         yield make_finding(
-            rule.code, row["_file"], sheet or row["_sheet"], cell,
-            expected=expected, actual=shown_actual, unit=row["_unit"], field=f"{row['_table']}:{at}",
+            rule.code, columns["_file"][i], sheet or columns["_sheet"][i], cell,
+            expected=expected, actual=shown_actual, unit=columns["_unit"][i], field=f"{columns['_table'][i]}:{at}",
             tolerance=tolerance, cells=short_refs(refs, sheet), hint=hint_text,
-            table=Bi(row["_name_zh"], row["_name_en"]), **params_static,
+            table=Bi(columns["_name_zh"][i], columns["_name_en"][i]), **params_static,
         )

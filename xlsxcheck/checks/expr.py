@@ -108,37 +108,37 @@ def field_names(node: ast.AST) -> list[str]:
 
 
 class Fields:
-    """A frame's fields as intervals, each computed once however many rules read it."""
+    """A frame's fields as intervals, each computed once however many rules read it. The
+    frame is a DataFrame, or its columns as arrays by name and ``n`` rows."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.n = len(frame)
+    def __init__(self, columns: pd.DataFrame | dict[str, np.ndarray], n: int | None = None) -> None:
+        self.columns = columns
+        self.n = len(columns) if n is None else n
         self._done: dict[str, Interval] = {}
 
     def __call__(self, name: str) -> Interval:
         got = self._done.get(name)
         if got is None:
-            got = self._done[name] = _field(self.frame, name)
+            got = self._done[name] = _field(self.columns, self.n, name)
         return got
 
 
-def _numbers(column: pd.Series) -> np.ndarray:
+def _numbers(column: pd.Series | np.ndarray) -> np.ndarray:
     if column.dtype.kind in "fi":
-        return column.to_numpy(dtype=float)
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        return np.asarray(column, dtype=float)
+    return np.asarray(pd.to_numeric(column, errors="coerce"), dtype=float)
 
 
-def _field(frame: pd.DataFrame, name: str) -> Interval:
+def _field(columns: pd.DataFrame | dict[str, np.ndarray], n: int, name: str) -> Interval:
     """A field as intervals. A part the table does not have (other funds, a breakdown line
     the template lacks) adds 0 to a sum like a blank cell, but is never itself checked.
     The arrays are shared through Fields: never changed in place."""
-    n = len(frame)
-    if name not in frame.columns:
+    if name not in columns:
         zero = np.zeros(n)
         return Interval(zero, zero.copy(), np.ones(n, bool), np.ones(n, bool), np.ones(n, bool))
-    status = frame[f"{name}@status"].to_numpy(dtype=object)
-    value = _numbers(frame[name])
-    tol = np.nan_to_num(_numbers(frame[f"{name}@tol"]))
+    status = np.asarray(columns[f"{name}@status"], dtype=object)
+    value = _numbers(columns[name])
+    tol = np.nan_to_num(_numbers(columns[f"{name}@tol"]))
     absent = pd.isna(status)
     blank = (status == "blank") | absent
     known = (status == "ok") | blank

@@ -28,11 +28,13 @@ FIELD_LABELS = {
 }
 
 
-def _failures(schema, frame: pd.DataFrame) -> pd.DataFrame:
+def _failures(schema, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The failure cases of the schema over ``columns`` of the frame (all it reads: pandera
+    copies what it is given, and the batch frames are wide)."""
     import pandera.pandas as pa
 
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame[[c for c in columns if c in frame]], lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         return cases[cases["check"].isin(["S201", "R014"])]
@@ -61,7 +63,7 @@ def _required_schema(fields: list[str], frame: pd.DataFrame):
 
 def _weighted(frame: pd.DataFrame) -> pd.DataFrame:
     """Indicators (or scored rows) that carry a weight, as a frame the required-cell schema
-    reads: the status of each part under "<part>@status" and the table's name."""
+    reads: the status of each part under "<part>@status"."""
     if frame.empty:
         return frame
     rows = frame[(frame["weight@status"] == "ok") & (pd.to_numeric(frame["weight"], errors="coerce") > 0)]
@@ -69,17 +71,14 @@ def _weighted(frame: pd.DataFrame) -> pd.DataFrame:
     if "actual.status" in rows:
         # a template without an 实际完成值 column is not asked for one
         extra["actual@status"] = rows["actual.status"].where(~rows["actual@cell"].str.endswith("!"), None)
-    return rows.assign(**extra, **{
-        "_name_zh": rows["_kind"].map(lambda k: KIND_NAMES[k][0]),
-        "_name_en": rows["_kind"].map(lambda k: KIND_NAMES[k][1]),
-    })
+    return rows.assign(**extra)
 
 
 def check(ctx) -> Iterator[Finding]:
     batch = ctx.batch
     scored = batch.scored
     if not scored.empty:
-        cases = _failures(_score_schema(), scored)
+        cases = _failures(_score_schema(), scored, ["weight", "score", "weight@status", "score@status"])
         for index in sorted(set(cases["index"].dropna().astype(int))):
             row = scored.loc[index]
             sheet, cell = split_ref(row["score@cell"])
@@ -92,16 +91,17 @@ def check(ctx) -> Iterator[Finding]:
         frame = _weighted(batch.indicators if kind == "indicator" else batch.scored) if kind in ("indicator", "scored") else batch.tables.get(kind)
         if frame is None or frame.empty:
             continue
-        cases = _failures(_required_schema(fields, frame), frame)
+        cases = _failures(_required_schema(fields, frame), frame, [f"{f}@status" for f in fields])
         for _, case in cases.iterrows():
             field = case["column"].removesuffix("@status")
             row = frame.loc[int(case["index"])]
             sheet, cell = split_ref(row[f"{field}@cell"] if kind in ("indicator", "scored") else batch.cell(row, field))
             zh, en = FIELD_LABELS.get(field, (field, field))
+            table = Bi(row["_name_zh"], row["_name_en"]) if kind not in ("indicator", "scored") else Bi(*KIND_NAMES[row["_kind"]])
             if kind in ("indicator", "scored"):
                 name = row["label"] if kind == "scored" else row["level3"] or row["level2"]
                 zh, en = f"{name} {zh}", f"{name}: {en}"
             yield make_finding(
                 "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
-                field=f"{row['_table']}:{field}", label=Bi(zh, en), table=Bi(row["_name_zh"], row["_name_en"]),
+                field=f"{row['_table']}:{field}", label=Bi(zh, en), table=table,
             )
