@@ -2,11 +2,13 @@
 once over the whole batch instead of once per workbook.
 
 A field ``f`` of a table becomes the columns ``f`` (the parsed value), ``f@tol`` and
-``f@status`` (ok | blank | invalid; missing where the table lacks it). Where it was read
-(``Batch.cell``) and what it showed (``Batch.raw``) are looked up only for a finding. Every
-row carries ``_file``, ``_sheet``, ``_table``, ``_unit`` and ``_book`` (its workbook's
-position). The indicator and scored frames also hold ``f@cell`` and ``f@raw``.
-"""
+``f@status`` (ok | blank | invalid; missing where the table lacks it), kept only for the
+fields some rule reads: as arrays (``Batch.columns``, what the declarative rules read) and,
+for the fields rule modules declare (FIELDS) or R014 requires, in the frames
+(``Batch.tables``). Where a field was read (``Batch.cell``) and what it showed
+(``Batch.raw``) are looked up only for a finding. Every row carries ``_file``, ``_sheet``,
+``_table``, ``_unit`` and ``_book`` (its workbook's position). The indicator and scored
+frames also hold ``f@cell`` and ``f@raw``."""
 
 from __future__ import annotations
 
@@ -260,9 +262,9 @@ def _scored_frame(indicators: pd.DataFrame, funds: list[tuple]) -> pd.DataFrame:
 
 
 def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
-    from .checks import fields_used  # the checks package imports this module
+    from .checks import fields_used, frame_fields  # the checks package imports this module
 
-    keep = fields_used()
+    keep, framed = fields_used(), frame_fields()
     batch = Batch(books=books, profiles=profiles)
     count = {"base": 0, "overall": 0, "project": 0}
     for book in books:
@@ -280,7 +282,8 @@ def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
             indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
     batch.columns = {kind: cols.arrays() for kind, cols in by_kind.items()}
-    batch.tables = {kind: _frame_of(arrays, count[kind]) if count[kind] else pd.DataFrame([], dtype=object)  # a kind no workbook holds
+    batch.tables = {kind: _frame_of({name: col for name, col in arrays.items() if name.partition("@")[0] in framed or name[0] == "_"}, count[kind])
+                    if count[kind] else pd.DataFrame([], dtype=object)  # a kind no workbook holds
                     for kind, arrays in batch.columns.items()}
     batch.indicators = _frame(indicators, _INDICATOR_COLUMNS)
     batch.scored = _scored_frame(batch.indicators, funds)

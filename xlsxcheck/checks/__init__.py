@@ -22,7 +22,7 @@ from ..values import normalize
 if TYPE_CHECKING:  # pandas stays out of the parent process, which only merges results
     from ..batch import Batch
 
-__all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners", "fields_used"]
+__all__ = ["Context", "BatchContext", "Registry", "run_checks", "runners", "fields_used", "frame_fields"]
 
 
 @dataclass
@@ -85,17 +85,26 @@ def runners(scope: str = "book") -> list[tuple[str, Callable]]:
 @functools.cache
 def fields_used() -> frozenset[str]:
     """Every table field some rule reads: the fields of the assert expressions (foreach
-    expanded), R014's required fields, and the FIELDS each rule module declares."""
+    expanded, read as arrays: Batch.columns) and those of frame_fields()."""
     from .declarative import expand, fill
     from .expr import field_names, parse_expression
 
-    used: set[str] = set()
+    used: set[str] = set(frame_fields())
     for rule in load_catalog().values():
         for binding in expand(rule) if rule.assertion else ():
             for expression in filter(None, (rule.assertion, rule.hint.get("assert"))):
                 used.update(field_names(parse_expression(fill(expression, binding))))
             for plain in (rule.at, rule.when):
                 used.update(fill(plain, binding).split())
+    return frozenset(used)
+
+
+@functools.cache
+def frame_fields() -> frozenset[str]:
+    """The table fields rules read from the batch's frames (Batch.tables): R014's required
+    fields and the FIELDS each rule module declares."""
+    used: set[str] = set()
+    for rule in load_catalog().values():
         for fields in rule.required.values():
             used.update(fields)
     for _, check in runners("book"):

@@ -9,7 +9,7 @@ from ..catalog import make_finding
 from ..values import normalize
 from .common import split_ref
 
-FIELDS = ('department',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('department',)  # table fields this rule reads (the batch frames hold only declared fields)
 
 
 def check(ctx):

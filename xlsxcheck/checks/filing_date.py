@@ -5,7 +5,7 @@ import datetime as dt
 from ..catalog import Bi, make_finding
 from .common import split_ref
 
-FIELDS = ('date',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('date',)  # table fields this rule reads (the batch frames hold only declared fields)
 
 
 def check(ctx):

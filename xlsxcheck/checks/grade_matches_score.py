@@ -3,7 +3,7 @@
 from ..catalog import make_finding
 from .common import fmt, split_ref
 
-FIELDS = ('grade', 'score_total.score')  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('grade', 'score_total.score')  # table fields this rule reads (the batch frames hold only declared fields)
 
 GRADES = ((90, "优"), (80, "良"), (60, "中"), (float("-inf"), "差"))
 

@@ -7,7 +7,7 @@ import pandas as pd
 from ..catalog import make_finding
 from .common import fmt, short_refs, split_ref
 
-FIELDS = ("indicators.weight", "indicators.label")  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ("indicators.weight", "indicators.label")  # table fields this rule reads (the batch frames hold only declared fields)
 _KEYS = ["_book", "_table", "level1@cell"]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..catalog import Bi, make_finding
 from .common import fmt, split_ref
 
-FIELDS = ('funds_total.weight',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('funds_total.weight',)  # table fields this rule reads (the batch frames hold only declared fields)
 
 
 def _profile_rows(batch, frame):

@@ -3,7 +3,7 @@
 from ..catalog import Bi, make_finding
 from .common import split_ref
 
-FIELDS = ('score_total.label',)  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('score_total.label',)  # table fields this rule reads (the batch frames hold only declared fields)
 
 _NAMES = {"output": ("产出指标", "output indicators"), "benefit": ("效益指标", "benefit indicators")}
 

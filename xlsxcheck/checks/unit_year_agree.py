@@ -4,7 +4,7 @@ from ..catalog import Bi, make_finding
 from ..values import normalize
 from .common import split_ref
 
-FIELDS = ('unit_name', 'title_unit', 'year')  # table fields this rule reads (batch.py keeps only fields some rule reads)
+FIELDS = ('unit_name', 'title_unit', 'year')  # table fields this rule reads (the batch frames hold only declared fields)
 
 _WHAT = {"unit_name": Bi("单位名称", "The unit name"), "title_unit": Bi("表头单位名称", "The unit in the title")}
 
