@@ -65,7 +65,6 @@ class Batch:
         return self.raw_at(row["_kind"], row.name, name)
 
 
-_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 _NAN = float("nan")
 
 
@@ -73,20 +72,6 @@ def _raw(v: Value) -> str:
     if v.kind == "rate" and v.status == "ok" and type(v.raw) in (int, float):
         return f"{v.value * 100:.2f}".rstrip("0").rstrip(".") + "%"  # as Excel shows it
     return shown(v)
-
-
-def _parts(v: Value) -> tuple[Any, float, str, str, str]:
-    """A value as its five columns: parsed value, @tol, @status, @cell and @raw."""
-    present = v.status == "ok"
-    return (v.value if present else (_NAN if v.kind in _NUMERIC_KINDS else None), v.tol, v.status,
-            f"{v.sheet}!{v.cell}" if v.cell else "", _raw(v))
-
-
-def _columns(name: str) -> tuple[str, str, str, str, str]:
-    keys = _KEYS.get(name)
-    if keys is None:
-        keys = _KEYS[name] = (name, f"{name}@tol", f"{name}@status", f"{name}@cell", f"{name}@raw")
-    return keys
 
 
 def _sums(book: Workbook, table: Table) -> dict[str, list[Value]]:
@@ -140,9 +125,10 @@ class _TableColumns:
             col.append(x)
         for col, x in zip(self.constants, (profile.total_weight, profile.funds_weight)):
             col.append(x)
+        columns = self.fields
         for name, v in fields.items():
             if name in keep:
-                value, tol, status = self.field(name)
+                value, tol, status = columns.get(name) or self.field(name)
                 if v.status == "ok":
                     value[i] = v.value
                 elif v.kind not in _NUMERIC_KINDS:
@@ -150,11 +136,16 @@ class _TableColumns:
                 tol[i], status[i] = v.tol, v.status
         for name, values in _sums(book, table).items():
             value, tol, status = self.field(name)
-            ok = [v for v in values if v.status == "ok"]
-            if ok:
-                value[i] = sum(v.value for v in ok)
-            tol[i] = sum(v.tol for v in ok)
-            status[i] = "invalid" if any(v.status == "invalid" for v in values) else ("ok" if ok else "blank")
+            total, spread, filed, invalid = 0, 0, False, False  # added in cell order, as sum() would
+            for v in values:
+                if v.status == "ok":
+                    total, spread, filed = total + v.value, spread + v.tol, True
+                elif v.status == "invalid":
+                    invalid = True
+            if filed:
+                value[i] = total
+            tol[i] = spread
+            status[i] = "invalid" if invalid else ("ok" if filed else "blank")
 
     def arrays(self) -> dict[str, np.ndarray]:
         n = self.rows
@@ -169,24 +160,33 @@ class _TableColumns:
 _INDICATOR_COLUMNS = [
     "_book", "_file", "_sheet", "_table", "_unit", "_kind", "_row", "level1_key", "level1_weight",
     "level1", "level1@cell", "level2", "level3",
-    *(f"{name}{part}" for name in ("target", "actual") for part in ("", "@cell", ".cmp", ".num", ".unit", ".status")),
-    *(column for name in ("weight", "score", "reason") for column in _columns(name)),
+    "target", "target.cmp", "target.num", "target.unit", "target.status",
+    "actual", "actual@cell", "actual.cmp", "actual.num", "actual.unit", "actual.status",
+    "weight", "weight@status", "weight@cell", "score", "score@status", "score@cell", "score@raw", "reason@status", "reason@cell",
 ]
+
+
+def _value(v: Value) -> Any:
+    return v.value if v.status == "ok" else (_NAN if v.kind in _NUMERIC_KINDS else None)
+
+
+def _ref(v: Value) -> str:
+    return f"{v.sheet}!{v.cell}" if v.cell else ""
 
 
 def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
     """One tuple per indicator, in the order of _INDICATOR_COLUMNS (the largest frame of a
-    batch: tuples become an array much faster than dicts)."""
+    batch: tuples become an array much faster than dicts), with what some rule reads."""
     head = (pos, book.file, table.sheet, table.table_id, book.unit, table.kind)
     rows = []
     for ind in table.indicators:
-        t, a = ind.target_parsed, ind.actual_parsed
+        t, a, w, s = ind.target_parsed, ind.actual_parsed, ind.weight, ind.score
         rows.append((
             *head, ind.row, ind.level1_key, _NAN if ind.level1_weight is None else ind.level1_weight,
             shown(ind.level1), f"{ind.level1.sheet}!{ind.level1.cell}", shown(ind.level2), shown(ind.level3),
-            t.text, f"{ind.target.sheet}!{ind.target.cell}", t.comparator, _NAN if t.number is None else t.number, t.unit, t.status,
+            t.text, t.comparator, _NAN if t.number is None else t.number, t.unit, t.status,
             a.text, f"{ind.actual.sheet}!{ind.actual.cell}", a.comparator, _NAN if a.number is None else a.number, a.unit, a.status,
-            *_parts(ind.weight), *_parts(ind.score), *_parts(ind.reason),
+            _value(w), w.status, _ref(w), _value(s), s.status, _ref(s), _raw(s), ind.reason.status, _ref(ind.reason),
         ))
     return rows
 
@@ -199,13 +199,13 @@ def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
         weight, score = table.fields.get(f"{key}.weight"), table.fields.get(f"{key}.score")
         if weight is None or score is None or not (weight.present or score.present):
             continue  # a header may lack either column; an empty row has nothing to check
-        rows.append((pos, book.file, table.sheet, table.table_id, book.unit, table.kind,
-                     shown(table.fields[f"{key}.label"]), *_parts(weight), *_parts(score)))
+        rows.append((pos, book.file, table.sheet, table.table_id, book.unit, table.kind, shown(table.fields[f"{key}.label"]),
+                     _value(weight), weight.status, _value(score), score.status, _ref(score), _raw(score)))
     return rows
 
 
-_SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "_kind", "label"] + [
-    f"{name}{suffix}" for name in ("weight", "score") for suffix in ("", "@tol", "@status", "@cell", "@raw")]
+_SCORED_COLUMNS = ["_book", "_file", "_sheet", "_table", "_unit", "_kind", "label",
+                   "weight", "weight@status", "score", "score@status", "score@cell", "score@raw"]
 
 
 _NUMERIC_INFERRED = frozenset({"floating", "integer", "mixed-integer-float", "decimal", "empty"})
