@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from .model import Table, Value, Workbook, shown, table_name
+from .model import Indicator, Table, Value, Workbook, shown, table_name
 from .profiles import Profile
 
 __all__ = ["Batch", "build_batch"]
@@ -174,21 +174,32 @@ def _ref(v: Value) -> str:
     return f"{v.sheet}!{v.cell}" if v.cell else ""
 
 
-def _indicator_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
-    """One tuple per indicator, in the order of _INDICATOR_COLUMNS (the largest frame of a
-    batch: tuples become an array much faster than dicts), with what some rule reads."""
-    head = (pos, book.file, table.sheet, table.table_id, book.unit, table.kind)
-    rows = []
-    for ind in table.indicators:
-        t, a, w, s = ind.target_parsed, ind.actual_parsed, ind.weight, ind.score
-        rows.append((
-            *head, ind.row, ind.level1_key, _NAN if ind.level1_weight is None else ind.level1_weight,
-            shown(ind.level1), f"{ind.level1.sheet}!{ind.level1.cell}", shown(ind.level2), shown(ind.level3),
-            t.text, t.comparator, _NAN if t.number is None else t.number, t.unit, t.status,
-            a.text, f"{ind.actual.sheet}!{ind.actual.cell}", a.comparator, _NAN if a.number is None else a.number, a.unit, a.status,
-            _value(w), w.status, _ref(w), _value(s), s.status, _ref(s), _raw(s), ind.reason.status, _ref(ind.reason),
-        ))
-    return rows
+def _indicator_lists(books: list[Workbook]) -> dict[str, list]:
+    """The indicator frame's columns, in the order of _INDICATOR_COLUMNS: one list per
+    column over every indicator of the batch (the largest frame), with what some rule reads."""
+    inds: list[Indicator] = []
+    heads: list[tuple] = []
+    for pos, book in enumerate(books):
+        for table in book.tables:
+            if table.indicators:
+                inds += table.indicators
+                heads += [(pos, book.file, table.sheet, table.table_id, book.unit, table.kind)] * len(table.indicators)
+    targets, actuals = [i.target_parsed for i in inds], [i.actual_parsed for i in inds]
+    weights, scores = [i.weight for i in inds], [i.score for i in inds]
+    columns = [
+        *(list(c) for c in (zip(*heads) if heads else [()] * 6)),
+        [i.row for i in inds], [i.level1_key for i in inds], [_NAN if i.level1_weight is None else i.level1_weight for i in inds],
+        [shown(i.level1) for i in inds], [f"{i.level1.sheet}!{i.level1.cell}" for i in inds],
+        [shown(i.level2) for i in inds], [shown(i.level3) for i in inds],
+        [t.text for t in targets], [t.comparator for t in targets], [_NAN if t.number is None else t.number for t in targets],
+        [t.unit for t in targets], [t.status for t in targets],
+        [a.text for a in actuals], [f"{i.actual.sheet}!{i.actual.cell}" for i in inds], [a.comparator for a in actuals],
+        [_NAN if a.number is None else a.number for a in actuals], [a.unit for a in actuals], [a.status for a in actuals],
+        [_value(w) for w in weights], [w.status for w in weights], [_ref(w) for w in weights],
+        [_value(v) for v in scores], [v.status for v in scores], [_ref(v) for v in scores], [_raw(v) for v in scores],
+        [i.reason.status for i in inds], [_ref(i.reason) for i in inds],
+    ]
+    return dict(zip(_INDICATOR_COLUMNS, columns))
 
 
 def _funds_scored_rows(pos: int, book: Workbook, table: Table) -> list[tuple]:
@@ -222,8 +233,14 @@ def _arrays(lists: dict[str, Any], n: int) -> dict[str, np.ndarray]:
     the rest (text, dates, NaN for a part a row lacks) as objects."""
     out = {}
     for name, values in lists.items():
+        if n and name.endswith("@tol"):
+            out[name] = np.array(values, np.float64)  # numbers and NaN
+            continue
         col = np.empty(n, object)
         col[:] = values
+        if n and name.endswith("@status"):
+            out[name] = col  # text, and NaN where a row lacks the field (a column is made for a field some row has)
+            continue
         kind = infer_dtype(col, skipna=True)
         if kind == "integer" and not pd.isna(col).any():
             col = col.astype(np.int64)
@@ -272,19 +289,19 @@ def build_batch(books: list[Workbook], profiles: list[Profile]) -> Batch:
             count[table.kind] += 1
     by_kind = {kind: _TableColumns(n) for kind, n in count.items()}
     batch.sources = {kind: [] for kind in count}
-    indicators: list[tuple] = []
     funds: list[tuple] = []
     for pos, (book, profile) in enumerate(zip(books, profiles)):
         for table in book.tables:
             rows = batch.sources[table.kind]
             by_kind[table.kind].add(len(rows), pos, book, table, profile, keep)
             rows.append((book, table))
-            indicators.extend(_indicator_rows(pos, book, table))
             funds.extend(_funds_scored_rows(pos, book, table))
     batch.columns = {kind: cols.arrays() for kind, cols in by_kind.items()}
     batch.tables = {kind: _frame_of({name: col for name, col in arrays.items() if name.partition("@")[0] in framed or name[0] == "_"}, count[kind])
                     if count[kind] else pd.DataFrame([], dtype=object)  # a kind no workbook holds
                     for kind, arrays in batch.columns.items()}
-    batch.indicators = _frame(indicators, _INDICATOR_COLUMNS)
+    lists = _indicator_lists(books)
+    n = len(lists["_book"])
+    batch.indicators = _frame_of(_arrays(lists, n), n)
     batch.scored = _scored_frame(batch.indicators, funds)
     return batch
