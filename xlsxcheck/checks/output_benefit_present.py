@@ -11,6 +11,7 @@ _NAMES = {"output": ("产出指标", "output indicators"), "benefit": ("效益�
 def check(ctx):
     batch = ctx.batch
     ind = batch.indicators
+    have = {key: set() if ind.empty else set(zip(*(ind.loc[ind["level1_key"] == key, c] for c in ("_book", "_table")))) for key in _NAMES}
     for kind in ("overall", "project"):
         frame = batch.tables.get(kind)
         if frame is None or frame.empty:
@@ -19,7 +20,6 @@ def check(ctx):
             frame = frame[frame["score_total.label@status"] == "ok"]
         keys = list(zip(frame["_book"], frame["_table"]))
         for key, (zh, en) in _NAMES.items():
-            have = set() if ind.empty else set(zip(*(ind.loc[ind["level1_key"] == key, c] for c in ("_book", "_table"))))
-            for _, r in frame[[k not in have for k in keys]].iterrows():
+            for _, r in frame[[k not in have[key] for k in keys]].iterrows():
                 yield make_finding("S206", r["_file"], *split_ref(r["_anchor"]), unit=r["_unit"],
                                    field=f"{r['_table']}:{key}", label=Bi(zh, en), table=Bi(r["_name_zh"], r["_name_en"]))

@@ -4,6 +4,7 @@ case is mapped back to its file, sheet and cell."""
 
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 import pandas as pd
@@ -41,6 +42,7 @@ def _failures(schema, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=["column", "check", "index"])
 
 
+@functools.cache  # made once per process, not per chunk
 def _score_schema():
     import pandera.pandas as pa
 
@@ -51,7 +53,8 @@ def _score_schema():
     return pa.DataFrameSchema(checks=[pa.Check(within, name="S201")])
 
 
-def _required_schema(fields: list[str], frame: pd.DataFrame):
+@functools.cache
+def _required_schema(fields: tuple[str, ...]):
     import pandera.pandas as pa
 
     columns = {
@@ -91,7 +94,7 @@ def check(ctx) -> Iterator[Finding]:
         frame = _weighted(batch.indicators if kind == "indicator" else batch.scored) if kind in ("indicator", "scored") else batch.tables.get(kind)
         if frame is None or frame.empty:
             continue
-        cases = _failures(_required_schema(fields, frame), frame, [f"{f}@status" for f in fields])
+        cases = _failures(_required_schema(tuple(fields)), frame, [f"{f}@status" for f in fields])
         for _, case in cases.iterrows():
             field = case["column"].removesuffix("@status")
             row = frame.loc[int(case["index"])]

@@ -26,7 +26,7 @@ def outcomes(ctx) -> pd.DataFrame:
         ctx._outcomes = ind
         return ind
     profiles = ctx.batch.profiles
-    profile_of = ind["_book"].map(lambda pos: profiles[pos].id).to_numpy()
+    profile_of = np.array([p.id for p in profiles], dtype=object)[ind["_book"].to_numpy()]
     at_most = np.zeros(len(ind), bool)
     for p in {p.id: p for p in profiles}.values():  # a handful of profiles, not one pass per workbook
         mask = profile_of == p.id
