@@ -8,7 +8,7 @@ for the fields rule modules declare (FIELDS) or R014 requires, in the frames
 (``Batch.tables``). Where a field was read (``Batch.cell``) and what it showed
 (``Batch.raw``) are looked up only for a finding. Every row carries ``_file``, ``_sheet``,
 ``_table``, ``_unit`` and ``_book`` (its workbook's position). The indicator and scored
-frames also hold ``f@cell`` and ``f@raw``."""
+frames hold the columns some rule reads, references (``f@cell``) included."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ class Batch:
         """The cell (or, for a sum, the cells) behind field ``name`` of row ``i`` of a table
         frame; None for a constant or a part the table lacks."""
         book, table = self.sources[kind][i]
-        v = table.fields.get(name)
-        return v if v is not None else _sums(book, table).get(name)
+        sums = _sums(book, table)  # as in the frame, a sum stands over a field of its name
+        return sums[name] if name in sums else table.fields.get(name)
 
     def cell_at(self, kind: str, i: int, name: str) -> str:
         """Where the field was read, "Sheet!A1" (a sum: its cells joined by ", "); "" if nowhere."""
