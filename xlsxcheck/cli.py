@@ -151,13 +151,13 @@ class _Progress:
         self.bar.stop()
 
 
-def _run(paths, opts, quiet: bool, lang: str = "zh"):
+def _run(paths, opts, quiet: bool, lang: str = "zh", meanwhile=None):
     from .listfile import ListFileError
     from .pipeline import run
 
     progress = _Progress(quiet, _say(lang, "审核", "checking"))
     try:
-        return run(paths, opts, progress=progress.advance, on_discovered=progress.start)
+        return run(paths, opts, progress=progress.advance, on_discovered=progress.start, meanwhile=meanwhile)
     except ListFileError as exc:
         raise CliError(str(exc)) from exc
     except KeyError as exc:
@@ -329,7 +329,7 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
            exclude_errors, annotate):
     """把各单位自评表汇总为一个工作簿 / merge every unit's workbook into one summary workbook."""
     from .output import OutputError, refuse_inputs
-    from .rollup import write_rollup
+    from .rollup import load_writer, write_rollup
     from .textsafety import for_terminal
 
     opts, strict, lang = _options(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, config, strict, lang, timeout)
@@ -340,7 +340,7 @@ def rollup(paths, profile, select, ignore, jobs, registry, waivers, rules_dir, c
     if annotate:
         _annotate_folder_apart(Path(annotate), paths, lang)
         _writable_folder(Path(annotate), lang, ("批注副本", "annotated copies"))
-    result = _run(paths, opts, quiet, lang)
+    result = _run(paths, opts, quiet, lang, meanwhile=load_writer)
     if not result.books:
         raise _nothing_found(result, paths, lang)
     copies = _annotate(result, annotate, lang, opts, quiet, False) if annotate else {}

@@ -298,11 +298,12 @@ class _Slot:
         self.conn.close()
 
 
-def _check_all(jobs, options: Options, registry, workers: int, progress) -> list[tuple[BookSummary, list[Finding]]]:
+def _check_all(jobs, options: Options, registry, workers: int, progress, meanwhile=None) -> list[tuple[BookSummary, list[Finding]]]:
     """Check every file in worker processes. A file whose worker dies (a native abort, out of
     memory) or runs over ``options.timeout`` costs only that file (R017, R018); the rest of
     its chunk goes to a fresh worker. A worker that dies while checking a whole chunk has the
-    chunk's files re-run one by one, so that the culprit is found."""
+    chunk's files re-run one by one, so that the culprit is found. ``meanwhile()`` runs once,
+    in this process, when the first workers are at work (never while one is being started)."""
     context = multiprocessing.get_context()
     todo = deque(_chunks(jobs, workers))
     done: dict[tuple[str, str], tuple[BookSummary, list[Finding]]] = {}
@@ -316,6 +317,12 @@ def _check_all(jobs, options: Options, registry, workers: int, progress) -> list
             while todo and len(slots) < workers:
                 slots.append(_Slot(context, options, registry))
                 slots[-1].give(todo.popleft())
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except Exception:  # noqa: BLE001 - only a head start: the caller does it again and says why
+                    pass
+                meanwhile = None
             busy = [s for s in slots if s.chunk is not None]
             soonest = min(s.deadline(options.timeout) for s in busy)
             wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=max(0.0, soonest - time.monotonic()))
@@ -401,7 +408,9 @@ def select_findings(findings: list[Finding], options: Options) -> list[Finding]:
 
 
 def run(paths: Iterable[str], options: Options | None = None, progress: Callable[[int], None] | None = None,
-        on_discovered: Callable[[int], None] | None = None) -> RunResult:
+        on_discovered: Callable[[int], None] | None = None, meanwhile: Callable[[], None] | None = None) -> RunResult:
+    """Check the workbooks (and written reports) under ``paths``. ``meanwhile()`` is work of the
+    caller's done while the workers check (the rollup loads its writer then)."""
     from .checks import BatchContext, run_checks
     from .checks.duplicate_filing import supersede
     from .narrative import take_report_candidates
@@ -421,7 +430,7 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         on_discovered(len(found.files))
     workers = options.jobs or os.cpu_count() or 1
     jobs = list(zip(map(str, found.files), display_names(found.files, paths)))
-    results = _check_all(jobs, options, registry, workers, progress)
+    results = _check_all(jobs, options, registry, workers, progress, meanwhile)
     books = [book for book, _ in results]
     findings = [f for _, fs in results for f in fs]
     supersede(books, options.supersede)

@@ -736,6 +736,13 @@ def _write(output: Path, result: RunResult, groups, others, order, copies, lang:
     return missing, n_projects
 
 
+def load_writer() -> None:
+    """Load XlsxWriter and pypinyin's dictionaries ahead of writing (about half a second): the
+    rollup command has it done while the workers check (pipeline.run's ``meanwhile``)."""
+    _worksheet_class()
+    _pinyin("长沙市")
+
+
 def write_rollup(result: RunResult, output: str | Path, lang: str = "zh", exclude_errors: bool = False,
                  annotated: dict[str, str | Path] | None = None, today: dt.date | None = None) -> str:
     """Write the rollup atomically; return a one-line summary for the terminal.
