@@ -32,7 +32,7 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
-from .extract import (_WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span, _targets, _title_of, level1_of,
+from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span, _targets, _title_of, level1_of,
                       read_sheet, template)
 from .model import BaseItem, Indicator, Table, Value
 from .reading import Grid, a1
@@ -90,7 +90,8 @@ def _vocabulary() -> _Vocabulary:
     labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
     labels.discard("")
     ordered = sorted(labels, key=len, reverse=True)
-    other = [":", _YEAR_RE.pattern, _WEIGHT_RE.pattern, _YUAN.pattern]
+    # Where a title's unit name ends, and the 附件 before it, tell a title's unit apart too.
+    other = [":", _YEAR_RE.pattern, _WEIGHT_RE.pattern, _YUAN.pattern, _TITLE_NAME_START.pattern, _TITLE_PREFIX.pattern]
     header_labels = [*tpl["funds"]["columns"]["rate"], *tpl["funds"]["columns"]["executed"],
                      *tpl["indicators"]["columns"]["level1"], *tpl["base"]["staff"]["authorized"]]
     return _Vocabulary(
