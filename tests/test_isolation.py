@@ -123,6 +123,85 @@ def test_a_worker_that_dies_while_checking_the_chunk_is_found_by_rerunning_files
     assert codes == alone
 
 
+# --- written reports: read in the workers too ----------------------------------------------
+
+REPORTED = ["01_株洲市保障性住房服务中心_原报", "03_株洲市住房公积金服务中心"]
+
+
+def _reports_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for stem in REPORTED:
+        shutil.copy(SAMPLES / f"{stem}.xlsx", folder)
+        shutil.copy(SAMPLES / f"{stem}_自评报告.docx", folder)
+    return folder
+
+
+def _sabotage_report(monkeypatch, culprit: str, act) -> None:
+    """Reading the culprit report does ``act()`` in the worker (pdfminer on a crafted PDF can
+    hang; a native library can abort)."""
+    import xlsxcheck.narrative.check as check
+
+    real = check.read_report
+
+    def hostile(path, file):
+        if Path(path).name == culprit:
+            act()
+        return real(path, file)
+
+    monkeypatch.setattr(check, "read_report", hostile)
+
+
+@pytest.mark.parametrize("how", ["abort", "hang"])
+def test_a_report_whose_reader_dies_or_hangs_costs_only_that_report(tmp_path, monkeypatch, how):
+    folder = _reports_folder(tmp_path)
+    options = Options(jobs=1, timeout=3)
+    before = [(f.file, f.code, f.sheet, f.cell, f.message) for f in run([str(folder)], options).findings]
+    culprit = f"{REPORTED[0]}_自评报告.docx"
+    _sabotage_report(monkeypatch, culprit, os.abort if how == "abort" else lambda: time.sleep(600))
+    start = time.monotonic()
+    result = run([str(folder)], options)
+    assert time.monotonic() - start < 60
+    after = [(f.file, f.code, f.sheet, f.cell, f.message) for f in result.findings]
+    [crash] = [f for f in after if f[0] == culprit]
+    assert crash[1] == "N720" and ("SIGABRT" in crash[4] if how == "abort" else "3 秒" in crash[4])
+    assert [f for f in after if f[0] != culprit] == [f for f in before if f[0] != culprit]
+    assert any(f[0] == culprit for f in before if f[1] != "N720")  # the report has findings of its own when read
+    report = next(r for r in result.reports if r.file == culprit)
+    assert not report.readable and report.workbook == f"{REPORTED[0]}.xlsx"  # paired by its name: no N731
+
+
+def test_the_parent_process_never_imports_pandas():
+    """pandas and pandera are for the workers: the parent of a run whose folder holds written
+    reports (sample_workbooks/ does) stays without them, through the API and the CLI."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from xlsxcheck.cli import cli
+from xlsxcheck.pipeline import Options, run
+
+result = run([sys.argv[1]], Options(jobs=1))
+assert result.reports and any(f.code.startswith("N") for f in result.findings), "no report was checked"
+for fmt in ("text", "json"):
+    try:
+        cli(["check", sys.argv[1], "-q", "--format", fmt, "-o", sys.argv[2] + "." + fmt])
+    except SystemExit as exit:
+        assert exit.code == 1, exit.code
+print(sorted(m for m in ("pandas", "pandera") if m in sys.modules))
+"""
+    with_reports = [p for p in SAMPLES.iterdir() if p.suffix == ".docx"]
+    assert with_reports
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        proc = subprocess.run([sys.executable, "-c", script, str(SAMPLES), f"{out}/report"],
+                              capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 # --- the screening catches the issue's hostile files before calamine -------------------------
 
 def test_hostile_files_get_their_finding_and_the_batch_completes(tmp_path, alone):

@@ -231,11 +231,13 @@ def _chunks(jobs: list, workers: int) -> list[list]:
 
 
 _READY = -1
+_BOOKS, _REPORTS = "books", "reports"  # what a chunk sent to a worker holds
 
 
 def _worker(conn, options: Options, registry) -> None:
-    """A worker process: checks the chunks it is sent and tells, before each file, which one
-    it is on, so that the parent knows the culprit when it dies or runs over its time."""
+    """A worker process: checks the chunks it is sent (workbooks, then the written reports)
+    and tells, before each file, which one it is on, so that the parent knows the culprit
+    when it dies or runs over its time."""
     from . import batch, checks, extract, profiles  # noqa: F401  start-up is not a file's time
 
     _ignore_interrupt()
@@ -243,12 +245,34 @@ def _worker(conn, options: Options, registry) -> None:
     conn.send(_READY)
     while True:
         try:
-            chunk = conn.recv()
+            message = conn.recv()
         except EOFError:
             return
-        if chunk is None:
+        if message is None:
             return
-        conn.send(check_chunk((chunk, options, registry), on_file=conn.send))
+        kind, chunk = message
+        if kind == _REPORTS:
+            conn.send(_check_reports(chunk, on_file=conn.send))
+        else:
+            conn.send(check_chunk((chunk, options, registry), on_file=conn.send))
+
+
+def _check_reports(jobs: list, on_file: Callable[[int], None]) -> list:
+    """Worker entry for written reports (narrative.check.ReportJob): (summary, findings) each;
+    a defect of ours costs only that report (R099)."""
+    from .narrative.check import check_report
+
+    out = []
+    for i, job in enumerate(jobs):
+        on_file(i)
+        try:
+            out.append(check_report(job))
+        except Exception as exc:
+            from .narrative.check import unchecked_report
+
+            summary, _ = unchecked_report(job, f"{type(exc).__name__}: {exc}")
+            out.append((summary, [_internal_error(job.file, exc)]))
+    return out
 
 
 # Seconds a fresh worker may take to import its libraries, and a chunk's checks (vectorised
@@ -269,8 +293,9 @@ class _Slot:
         self.index = 0  # the file it is on; len(chunk) while it checks the chunk
         self.since = time.monotonic()
 
-    def give(self, chunk: list) -> None:
-        self.conn.send(chunk)
+    def give(self, kind: str, chunk: list, jobs: list) -> None:
+        """Send the jobs at the indices ``chunk``; ``self.chunk`` keeps the indices."""
+        self.conn.send((kind, [jobs[i] for i in chunk]))
         self.chunk, self.index = chunk, 0
         if self.ready:
             self.since = time.monotonic()
@@ -298,25 +323,50 @@ class _Slot:
         self.conn.close()
 
 
-def _check_all(jobs, options: Options, registry, workers: int, progress, meanwhile=None) -> list[tuple[BookSummary, list[Finding]]]:
-    """Check every file in worker processes. A file whose worker dies (a native abort, out of
-    memory) or runs over ``options.timeout`` costs only that file (R017, R018); the rest of
-    its chunk goes to a fresh worker. A worker that dies while checking a whole chunk has the
-    chunk's files re-run one by one, so that the culprit is found. ``meanwhile()`` runs once,
-    in this process, when the first workers are at work (never while one is being started)."""
-    context = multiprocessing.get_context()
-    todo = deque(_chunks(jobs, workers))
-    done: dict[tuple[str, str], tuple[BookSummary, list[Finding]]] = {}
-    slots: list[_Slot] = []
-    failed_starts = 0
-    try:
+class _Workers:
+    """The run's worker processes, kept from the workbooks to the written reports. A file
+    whose worker dies (a native abort, out of memory) or runs over ``options.timeout`` costs
+    only that file; the rest of its chunk goes to a fresh worker. A worker that dies while
+    checking a whole chunk of workbooks has the chunk's files re-run one by one, so that the
+    culprit is found."""
+
+    def __init__(self, options: Options, registry, workers: int) -> None:
+        self.options, self.registry, self.workers = options, registry, workers
+        self.context = multiprocessing.get_context()
+        self.slots: list[_Slot] = []
+        self.failed_starts = 0
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for slot in self.slots:
+            if slot.chunk is None:  # idle: let it end on its own
+                try:
+                    slot.conn.send(None)
+                    slot.process.join(timeout=5)
+                except OSError:
+                    pass
+            slot.stop()
+        self.slots = []
+
+    def run(self, kind: str, jobs: list, chunks: list[list[int]], failed: Callable[[object, str | None], object],
+            progress: Callable[[int], None] | None = None, meanwhile: Callable[[], None] | None = None) -> list:
+        """The result of each job, in order. ``chunks`` are lists of job indices;
+        ``failed(job, death)`` gives the result of a job whose worker died (``death`` says
+        how) or ran over its time (``death`` None). ``meanwhile()`` runs once, in this
+        process, when the first workers are at work (never while one is being started)."""
+        timeout = self.options.timeout
+        todo = deque(chunks)
+        done: dict[int, object] = {}
+        slots = self.slots
         while todo or any(s.chunk is not None for s in slots):
             for slot in slots:
                 if slot.chunk is None and todo:
-                    slot.give(todo.popleft())
-            while todo and len(slots) < workers:
-                slots.append(_Slot(context, options, registry))
-                slots[-1].give(todo.popleft())
+                    slot.give(kind, todo.popleft(), jobs)
+            while todo and len(slots) < self.workers:
+                slots.append(_Slot(self.context, self.options, self.registry))
+                slots[-1].give(kind, todo.popleft(), jobs)
             if meanwhile is not None:
                 try:
                     meanwhile()
@@ -324,7 +374,7 @@ def _check_all(jobs, options: Options, registry, workers: int, progress, meanwhi
                     pass
                 meanwhile = None
             busy = [s for s in slots if s.chunk is not None]
-            soonest = min(s.deadline(options.timeout) for s in busy)
+            soonest = min(s.deadline(timeout) for s in busy)
             wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=max(0.0, soonest - time.monotonic()))
             for slot in busy:
                 try:
@@ -338,14 +388,14 @@ def _check_all(jobs, options: Options, registry, workers: int, progress, meanwhi
                         progress(len(results))
                     slot.chunk = None
                     continue
-                if not dead and time.monotonic() <= slot.deadline(options.timeout):
+                if not dead and time.monotonic() <= slot.deadline(timeout):
                     continue
                 slot.stop()
                 slots.remove(slot)
                 chunk, i = slot.chunk, slot.index
                 if not slot.ready:  # the worker itself failed to start: no file is to blame
-                    failed_starts += 1
-                    if failed_starts > 3:
+                    self.failed_starts += 1
+                    if self.failed_starts > 3:
                         raise RuntimeError(f"worker processes fail to start (exit code {slot.process.exitcode})")
                     todo.appendleft(chunk)
                 elif i >= len(chunk) and len(chunk) > 1:  # while checking the chunk: each file alone
@@ -355,22 +405,45 @@ def _check_all(jobs, options: Options, registry, workers: int, progress, meanwhi
                     culprit, rest = chunk[i], chunk[:i] + chunk[i + 1:]
                     if rest:
                         todo.appendleft(rest)
-                    finding = make_finding("R017", culprit[1], reason=_death(slot.process.exitcode)) if dead else \
-                        make_finding("R018", culprit[1], seconds=f"{options.timeout:g}")
-                    book = _failed(culprit[0], culprit[1], finding)
-                    done[culprit] = (book.summarize(options.rollup_rows), list(book.findings))
+                    done[culprit] = failed(jobs[culprit], _death(slot.process.exitcode) if dead else None)
                     if progress:
                         progress(1)
-    finally:
-        for slot in slots:
-            if slot.chunk is None:  # idle: let it end on its own
-                try:
-                    slot.conn.send(None)
-                    slot.process.join(timeout=5)
-                except OSError:
-                    pass
-            slot.stop()
-    return [done[job] for job in jobs]
+        return [done[i] for i in range(len(jobs))]
+
+
+def _check_all(pool: _Workers, jobs: list[tuple[str, str]], progress, meanwhile=None) -> list[tuple[BookSummary, list[Finding]]]:
+    """Every workbook read, extracted and checked in the workers: R017 for one whose worker
+    died, R018 for one over its time budget. ``meanwhile()``: see ``_Workers.run``."""
+    options = pool.options
+
+    def failed(job: tuple[str, str], death: str | None) -> tuple[BookSummary, list[Finding]]:
+        path, file = job
+        finding = make_finding("R017", file, reason=death) if death is not None else \
+            make_finding("R018", file, seconds=f"{options.timeout:g}")
+        book = _failed(path, file, finding)
+        return book.summarize(options.rollup_rows), list(book.findings)
+
+    indices = list(range(len(jobs)))
+    return pool.run(_BOOKS, jobs, _chunks(indices, pool.workers), failed, progress, meanwhile)
+
+
+def _check_report_files(pool: _Workers, candidates: list[tuple[Path, str]], books: list[BookSummary]):
+    """The written reports against their units' workbooks, in the same workers and with the
+    same isolation: a report whose reader crashes or runs over its time is N720 (when named
+    as a report), and the batch goes on. (summaries, findings, files that are no reports)."""
+    from .narrative.check import collect_reports, report_jobs, unchecked_report
+
+    jobs = report_jobs(candidates, books)
+    seconds = pool.options.timeout
+
+    def failed(job, death: str | None):
+        return unchecked_report(job, death if death is not None else
+                                f"审核超过时限（{seconds:g} 秒），已停止 / over its time budget ({seconds:g} s), stopped")
+
+    # Reports take tens of milliseconds each: small chunks keep every worker busy.
+    size = max(1, min(32, len(jobs) // (pool.workers * 4)))
+    chunks = [list(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
+    return collect_reports(jobs, pool.run(_REPORTS, jobs, chunks, failed), books)
 
 
 def _death(exitcode: int | None) -> str:
@@ -430,19 +503,19 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         on_discovered(len(found.files))
     workers = options.jobs or os.cpu_count() or 1
     jobs = list(zip(map(str, found.files), display_names(found.files, paths)))
-    results = _check_all(jobs, options, registry, workers, progress, meanwhile)
-    books = [book for book, _ in results]
-    findings = [f for _, fs in results for f in fs]
-    supersede(books, options.supersede)
-    superseded = {b.file for b in books if b.superseded_why}  # a correction replaced it: its own findings are moot
-    findings = [f for f in findings if f.file not in superseded]
-    findings.extend(run_checks(BatchContext(books=books, registry=registry), scope="batch"))
     reports = []
-    if report_paths:  # the written reports against their units' tables
-        from .narrative.check import check_reports
-
-        report_jobs = list(zip(report_paths, display_names(report_paths, paths)))
-        reports, report_findings, not_reports = check_reports(report_jobs, books, workers)
+    with _Workers(options, registry, workers) as pool:
+        results = _check_all(pool, jobs, progress, meanwhile)
+        books = [book for book, _ in results]
+        findings = [f for _, fs in results for f in fs]
+        supersede(books, options.supersede)
+        superseded = {b.file for b in books if b.superseded_why}  # a correction replaced it: its own findings are moot
+        findings = [f for f in findings if f.file not in superseded]
+        findings.extend(run_checks(BatchContext(books=books, registry=registry), scope="batch"))
+        if report_paths:  # the written reports against their units' tables
+            report_jobs = list(zip(report_paths, display_names(report_paths, paths)))
+            reports, report_findings, not_reports = _check_report_files(pool, report_jobs, books)
+    if report_paths:
         kept_by = {b.file: b.superseded_by for b in books if b.superseded_why}
         for r in reports:  # the report of a superseded filing goes with it
             r.superseded_by = kept_by.get(r.workbook, "")

@@ -1,28 +1,30 @@
 """Reports against their tables: pairing, statement comparison and structure checks.
 
-Runs in the parent process after the workbooks are checked: reports are few, and each
-paired workbook is extracted once more here (a few milliseconds) to read its fields.
+The run's worker processes check the reports after the workbooks (``check_report``), with
+the workbooks' isolation: a time budget, and a report whose reader crashes costs only that
+report. Each paired workbook is extracted once more there (a few milliseconds) to read its
+fields. The parent only pairs folders and collects (``report_jobs``, ``collect_reports``):
+it imports this module but never pandas, which only the comparison in a worker loads.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..catalog import Bi, make_finding
 from ..checks.common import fmt
-from ..checks.expr import Fields, compare, field_names, parse_expression
 from ..model import Finding, Table, Value, Workbook, table_name
 from ..values import normalize
 from .document import Report, ReportError, ReportSummary, ScannedPdf, heading_level, read_report
 from .statements import Statement, extract_statements, report_rules
 
-__all__ = ["check_reports", "check_report", "pair", "compare_statements", "field_space", "check_sections", "check_attachments"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["report_jobs", "check_report", "unchecked_report", "collect_reports", "pair", "compare_statements", "field_space", "check_sections", "check_attachments"]
 
 
 def _named_as_report(path: Path) -> bool:
@@ -96,6 +98,8 @@ def _ref(v: Value) -> str:
 def _frame(rows: list[tuple[Any, dict[str, Value]]], names: list[str]) -> pd.DataFrame:
     """One row per statement: its stated figure and the fields its expressions read, from
     the statement's own field space (the project of its section)."""
+    import pandas as pd  # here, not at the top: the parent process imports this module
+
     nan = float("nan")
     columns: dict[str, list] = {"stated": [], "stated@status": [], "stated@tol": []}
     for name in names:
@@ -136,6 +140,8 @@ def _quote(s: Statement, limit: int = 70) -> str:
 def compare_statements(statements: list[Statement], book: Workbook, workbook_file: str) -> list[Finding]:
     """A finding for each stated figure that cannot agree with its table field. The
     statements of a report are evaluated together: one frame, each expression once."""
+    from ..checks.expr import Fields, compare, field_names, parse_expression
+
     todo = [s for s in statements if not (s.approximate or s.breakdown)]
     out = [f for f in (_compare_indicator(s, book, workbook_file) for s in todo if s.pattern.compare == "indicator") if f is not None]
     todo = [s for s in todo if s.pattern.compare != "indicator"]
@@ -273,22 +279,34 @@ def check_attachments(report: Report, book: Workbook) -> list[Finding]:
 
 # --- the run -------------------------------------------------------------------------------
 
-def check_report(job: tuple[Path, str, list[Candidate]]) -> tuple[ReportSummary | None, list[Finding]]:
+class ReportJob(NamedTuple):
+    """One report to check, with the checked workbooks of its folder."""
+
+    path: Path
+    file: str
+    books: list[Candidate]
+
+
+def report_jobs(candidates: list[tuple[Path, str]], books: list[Any]) -> list[ReportJob]:
+    """A job for each report candidate of a run, with its folder's checked workbooks
+    (BookSummary). The jobs of one folder share one list (pickled once per chunk)."""
+    by_folder: dict[Path, list[Candidate]] = {}
+    for b in books:
+        if b.readable and b.tables and b.unit:
+            by_folder.setdefault(Path(b.path).resolve().parent, []).append(Candidate(b.path, b.file, b.unit))
+    return [ReportJob(path, file, by_folder.get(path.resolve().parent, [])) for path, file in candidates]
+
+
+def check_report(job: ReportJob) -> tuple[ReportSummary | None, list[Finding]]:
     """Worker entry: one report read, paired among its folder's workbooks and compared.
     (None, []) for a .docx/.pdf that is not a report."""
     from ..extract import extract_workbook
 
     path, file, books = job
-    suffix = path.suffix.lower()[1:]
     try:
         report = read_report(path, file)
     except ReportError as exc:
-        # Unread, only its name tells a report from any other document in the folder.
-        if not _named_as_report(path):
-            return None, []
-        paired = pair(path, "", books)
-        finding = make_finding("N721", file) if isinstance(exc, ScannedPdf) else make_finding("N720", file, reason=str(exc))
-        return ReportSummary(str(path), file, suffix, paired.unit if paired else "", paired.file if paired else "", False), [finding]
+        return unchecked_report(job, exc)
     if not _looks_like_report(report):
         return None, []
     paired = pair(path, report.head(), books)
@@ -303,28 +321,31 @@ def check_report(job: tuple[Path, str, list[Candidate]]) -> tuple[ReportSummary 
     return ReportSummary(str(path), file, report.kind, paired.unit, paired.file, True, len(report.paragraphs), len(statements)), findings
 
 
-def check_reports(candidates: list[tuple[Path, str]], books: list[Any], workers: int = 1) -> tuple[list[ReportSummary], list[Finding], list[Path]]:
-    """(summaries, findings, files that turned out not to be reports) for the report
-    candidates of a run, against the checked workbooks (BookSummary) of the same run.
-    Reports are independent: with several workers they are read and compared in a pool."""
-    by_folder: dict[Path, list[Candidate]] = {}
-    for b in books:
-        if b.readable and b.tables and b.unit:
-            by_folder.setdefault(Path(b.path).resolve().parent, []).append(Candidate(b.path, b.file, b.unit))
-    jobs = [(path, file, by_folder.get(path.resolve().parent, [])) for path, file in candidates]
-    if workers > 1 and len(jobs) >= 8:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(check_report, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
-    else:
-        results = [check_report(job) for job in jobs]
+def unchecked_report(job: ReportJob, problem: ReportError | str) -> tuple[ReportSummary | None, list[Finding]]:
+    """A report that could not be read: a ReportError, or the reason its worker gave up on it
+    (crashed, over its time budget). Unread, only its name tells a report from any other
+    document in the folder: (None, []) for one not named as a report."""
+    path, file, books = job
+    if not _named_as_report(path):
+        return None, []
+    paired = pair(path, "", books)
+    finding = make_finding("N721", file) if isinstance(problem, ScannedPdf) else make_finding("N720", file, reason=str(problem))
+    suffix = path.suffix.lower()[1:]
+    return ReportSummary(str(path), file, suffix, paired.unit if paired else "", paired.file if paired else "", False), [finding]
+
+
+def collect_reports(jobs: list[ReportJob], results: list[tuple[ReportSummary | None, list[Finding]]], books: list[Any]
+                    ) -> tuple[list[ReportSummary], list[Finding], list[Path]]:
+    """(summaries, findings, files that turned out not to be reports) from the checked report
+    jobs of a run, and N731 for each workbook (BookSummary) without a report in a folder where
+    reports are filed."""
     summaries, findings, not_reports = [], [], []
-    for (path, _, _), (summary, found) in zip(jobs, results):
+    for job, (summary, found) in zip(jobs, results):
         if summary is None:
-            not_reports.append(path)
+            not_reports.append(job.path)
             continue
         summaries.append(summary)
         findings += found
-    # A workbook without a report, in a folder where reports are filed.
     folders = {Path(s.path).resolve().parent for s in summaries}
     paired = {s.workbook for s in summaries}
     for b in books:
