@@ -11,6 +11,7 @@ go through defusedxml, which refuses entities.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -218,12 +219,14 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
 # size of the part, also on crafted input: no unbounded lazy match, no backtracking over a body.
 #
 # The usual sheet (Excel, WPS and every library write r= first, as `<c r="B3"`) is known to
-# be small from two searches at C speed: no row or cell tag without r= first (or with a
-# namespace prefix), and no reference other than a plain one within A1:Z9999. Otherwise the
-# exact walk below places every cell.
-# (Three patterns, each starting with a literal, which the regex engine scans for fast.)
-_UNREFERENCED = [re.compile(rb'<c(?! r=")[\s/>]'), re.compile(rb'<row(?! r=")[\s/>]'), re.compile(rb':(?:c|row)[\s/>]')]
-_ODD_REF = re.compile(rb' r="(?![A-Z]?[0-9]{1,4}")')
+# be small from two searches at C speed: every cell tag starts with a plain reference within
+# A1:Z9999, and no cell or row tag has a namespace prefix. Then every cell is placed by its
+# reference (rows place only cells without one), so the area is at most 26 x 9999 cells.
+# Otherwise the exact walk below places every cell.
+# (Each pattern starts with a literal, which the regex engine scans for fast; one alternation
+# of both would stop at every '<' and is several times slower.)
+_IRREGULAR_CELL = re.compile(rb'<c(?! r="[A-Z][0-9]{1,4}")[\s/>]')
+_PREFIXED_TAG = re.compile(rb':(?:c|row)[\s/>]')
 # A row or cell start tag: element, then attributes (quoted values may hold '>'), then the end.
 _TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?(row|c)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*+)\s*/?>""")
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -286,7 +289,7 @@ def _extent(data: bytes) -> int:
 
 def _scan_sheet(data: bytes) -> SheetScan:
     scan = SheetScan()
-    if _ODD_REF.search(data) or any(p.search(data) for p in _UNREFERENCED):
+    if _IRREGULAR_CELL.search(data) or _PREFIXED_TAG.search(data):
         scan.cells = _extent(data)
     if b"<f" in data:
         for ref, body in _CELL_ELEM.findall(data):
@@ -299,15 +302,24 @@ def _part_path(target: str) -> str:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def _relationships(zf: zipfile.ZipFile) -> list[tuple[str, str, str]]:
-    """(Id, Type, part) of every relationship of the workbook, parsed with defusedxml."""
+def _relationships(zf: zipfile.ZipFile) -> tuple[tuple[str, str, str], ...]:
+    """(Id, Type, part) of every relationship of the workbook, parsed with defusedxml.
+    Cached by content when small: the workbooks of one template carry the same relationships
+    byte for byte, and parsing them was a tenth of the screening."""
+    xml = zf.read("xl/_rels/workbook.xml.rels")
+    return _cached_relationships(xml) if len(xml) <= 1 << 14 else _parse_relationships(xml)
+
+
+def _parse_relationships(xml: bytes) -> tuple[tuple[str, str, str], ...]:
     from defusedxml import ElementTree as ET
 
-    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    return [(r.get("Id"), r.get("Type", ""), _part_path(r.get("Target", ""))) for r in rels]
+    return tuple((r.get("Id"), r.get("Type", ""), _part_path(r.get("Target", ""))) for r in ET.fromstring(xml))
 
 
-def _sheet_parts(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> dict[str, str]:
+_cached_relationships = functools.lru_cache(maxsize=64)(_parse_relationships)
+
+
+def _sheet_parts(zf: zipfile.ZipFile, rels: tuple[tuple[str, str, str], ...]) -> dict[str, str]:
     """Sheet name -> sheet part, from workbook.xml and its relationships (defusedxml)."""
     from defusedxml import ElementTree as ET
 
@@ -335,7 +347,7 @@ def _screen_zip(data: bytes, file: str) -> tuple[Finding | None, dict[str, Sheet
             packed = max(1, sum(i.compress_size for i in infos))
             if inflated > MAX_INFLATED_BYTES or inflated / packed > MAX_RATIO:
                 return make_finding("R009", file, size=f"{inflated / 1024 / 1024:.0f} MiB"), {}
-            rels = _relationships(zf) if "xl/_rels/workbook.xml.rels" in by_name else []
+            rels = _relationships(zf) if "xl/_rels/workbook.xml.rels" in by_name else ()
             strings = {part for _, kind, part in rels if kind.endswith("/sharedStrings")} | {"xl/sharedStrings.xml"}
             for part in sorted(set(_PARSED_PARTS) | strings):  # what calamine parses besides the sheets
                 if part in by_name:
