@@ -6,8 +6,9 @@
     annotate.py    a .docx copy with a Word comment on each contradicting sentence
 
 
-The package's top level stays light (no pandas): the pipeline imports check.py only when a
-run has report files.
+The package stays light (no pandas) where the parent process uses it: the pipeline imports
+check.py only when a run has report files, to pair and collect them; the reports are read and
+compared in the worker processes, where check.py loads pandas to compare statements.
 """
 
 from .document import ReportSummary, take_report_candidates
