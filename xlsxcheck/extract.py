@@ -341,11 +341,11 @@ class _Sheet:
         return found, depth
 
 
-def _title_of(sheet: _Sheet, r: int, c: int) -> tuple[str, int | None, str]:
+def _title_of(grid: Grid, r: int, c: int) -> tuple[str, int | None, str]:
     """(title text, fiscal year, unit) of a title cell: "2023年度株洲市…中心项目支出绩效自评表",
     "部门预算项目支出绩效自评表(2023年度)", "附件2：XX局2022年度部门整体支出绩效自评表". The
     unit is "" when the title names none; never a bracket or a stray character."""
-    text = clean_text(sheet.grid.get(r, c))
+    text = clean_text(grid.get(r, c))
     n = _TITLE_PREFIX.sub("", normalize(text))
     m = _YEAR_RE.search(n)
     year = int(m.group(1)) if m else None
@@ -822,7 +822,7 @@ def read_sheet(grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None
     for kind, r0, r1, title in _segments(sheet):
         table = Table(kind=kind, sheet=grid.name, table_id="", title="", first_row=r0, last_row=r1)
         if title:
-            text, year, unit = _title_of(sheet, *title)
+            text, year, unit = _title_of(grid, *title)
             table.title = text
             cell = a1(*title)
             table.fields["title"] = sheet.derived(Value(text, text, "ok", grid.name, cell, "text"), ("title", *title, 0))

@@ -6,12 +6,15 @@ which funds line, where the indicator block ends) is most of extraction, and it 
 identically for every workbook made from one template. A sheet's *layout* is the sheet with
 what the filer wrote abstracted away:
 
-- every number becomes one number of its type (the reader looks at numbers only to parse them);
-- every text the reader cannot take for anything but a value becomes a placeholder: no label
+- every number stands in for every number of its type (the reader looks at numbers only to
+  parse them);
+- every text the reader cannot take for anything but a value becomes one placeholder: no label
   of any template, no piece of one, no colon, year, "N分" or "(元)" mark, not blank, not an
-  Excel error. The placeholder keeps the text's length class (labels split over two rows
-  join only short texts) and, in header rows and the rows right under them, the ends that
-  could complete a label split over two cells.
+  Excel error. In header rows and the rows right under them the placeholder keeps the text's
+  length class (labels split over two rows join only short texts) and the ends that could
+  complete a label split over two cells;
+- a text that holds a label and a value (a title, a footer, "单位名称:…") keeps what the
+  reader sees in it and stands in for the rest (_mask).
 
 Everything else (labels, titles, merges, the sheet's size and name) stays as it is. The reader
 decides nothing from a value but what it parses out of it, so run on the layout it finds the
@@ -32,8 +35,8 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
-from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span, _targets, _title_of, level1_of,
-                      read_sheet, template)
+from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span,
+                      _targets, _title_of, level1_of, read_sheet, template)
 from .model import BaseItem, Indicator, Table, Value
 from .reading import Grid, a1
 from .values import BLANK_TEXTS, _label_form_str, _normalize_str, clean_text, label_form, normalize, parse
@@ -42,7 +45,6 @@ __all__ = ["sheet_tables"]
 
 _FILL = "\ue000"  # a private-use character: in no label, untouched by normalize() and label_form()
 _MAX_PLANS = 256
-_NAME_KEYS = frozenset({"project_name", "department", "implementer", "unit_name", "filer_unit"})
 
 
 class _Number(NamedTuple):
@@ -89,7 +91,6 @@ def _vocabulary() -> _Vocabulary:
     walk(tpl)
     labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
     labels.discard("")
-    ordered = sorted(labels, key=len, reverse=True)
     # Where a title's unit name ends, and the 附件 before it, tell a title's unit apart too.
     other = [":", _YEAR_RE.pattern, _WEIGHT_RE.pattern, _YUAN.pattern, _TITLE_NAME_START.pattern, _TITLE_PREFIX.pattern]
     header_labels = [*tpl["funds"]["columns"]["rate"], *tpl["funds"]["columns"]["executed"],
@@ -287,11 +288,8 @@ def _layout(grid: Grid) -> _Layout:
         r = k[0]
         if info.piece:
             continue  # a piece of a label (one split over cells) stays whole
-        if header_rows or under_prefix:
-            under, head = r - 1 in header_rows, r in header_rows
-            ends = under or k in under_prefix
-        else:
-            under = head = ends = False
+        head = r in header_rows  # its tail may start a label the row below completes
+        ends = r - 1 in header_rows or k in under_prefix  # its head may complete one above
         if not info.kept:
             stand_in = _placeholder(info.norm, ends, head) if ends or head else _FILL
         else:
@@ -331,10 +329,6 @@ class _Plan(NamedTuple):
     derived: list[tuple[int, str, tuple, Value]]
     titles: list[tuple[tuple[int, int], tuple[bool, bool]]]  # title cells, with whether year and unit are in them
     tables: list[tuple[dict, list[str]]]  # (each table's shape, its problems)
-
-
-class _TitleSheet(NamedTuple):
-    grid: Grid  # what _title_of needs of a sheet
 
 
 def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: dict) -> Value:
@@ -428,7 +422,7 @@ _level1 = functools.lru_cache(maxsize=4096)(level1_of)
 def _apply(plan: _Plan, grid: Grid) -> list[tuple[Table, list[str]]]:
     titles = {}
     for at, parts in plan.titles:
-        text, year, unit = titles[at] = _title_of(_TitleSheet(grid), *at)
+        text, year, unit = titles[at] = _title_of(grid, *at)
         if parts != (bool(year), bool(unit)):
             raise _Mismatch  # the title's year or unit is there on one sheet and not on the other
     vals = plan.values.copy()

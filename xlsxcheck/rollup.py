@@ -184,25 +184,22 @@ def _worksheet_class():
     XlsxWriter's own code (these are private methods: pyproject.toml bounds the version)."""
     from xlsxwriter.worksheet import Worksheet
 
+    class PlainWorksheet(Worksheet):
+        def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
+            """Store a row of (column, value, format), columns ascending: strings and numbers."""
+            for col, v, fmt in cells:
+                (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
+
     try:
         from xlsxwriter.utility import xl_col_to_name
         from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple
     except ImportError:
-        class PlainWorksheet(Worksheet):
-            def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
-                for col, v, fmt in cells:
-                    (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
-
         return PlainWorksheet
 
-    class RollupWorksheet(Worksheet):
+    class RollupWorksheet(PlainWorksheet):
         def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
-            """Store a row of (column, value, format), columns ascending: as write_string and
-            write_number would, for strings and numbers."""
             if self.constant_memory or not cells:
-                for col, v, fmt in cells:
-                    (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
-                return
+                return super().put_row(row, cells)
             if self._check_dimensions(row, cells[0][0]) or self._check_dimensions(row, cells[-1][0]):
                 return
             stored, index = self.table[row], self.str_table._get_shared_string_index
