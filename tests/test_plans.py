@@ -99,11 +99,10 @@ _VALUES = st.one_of(_TEXTS, st.floats(allow_nan=True, allow_infinity=True), st.i
 
 def _with(grid: Grid, changes: dict[tuple[int, int], object]) -> Grid:
     """The grid with some cells' contents replaced (as calamine would have given them)."""
-    g = Grid.__new__(Grid)
-    g.__dict__.update(grid.__dict__)
-    g.cells = {**grid.cells, **changes}
-    g.by_row = {r: [(c, g.cells[(r, c)]) for c, _ in line] for r, line in grid.by_row.items()}
-    return g
+    rows = [list(line) for line in grid.rows]
+    for (r, c), v in changes.items():
+        rows[r - grid.start[0]][c - grid.start[1]] = v
+    return Grid(grid.name, rows, grid.start, grid.merged)
 
 
 _GRIDS: list[Grid] = []
@@ -218,3 +217,23 @@ def test_a_number_stands_in_only_for_numbers_of_its_type(sheets):
     k = next(k for k, v in grid.cells.items() if type(v) is float and v == v)
     keys = {plans._layout(_with(grid, {k: v})).key for v in (2.5, 7.0, 1, True, math.nan)}
     assert len(keys) == 4  # 2.5 and 7.0 alike; 1, True and NaN each apart
+
+
+def test_json_report_alike_with_plans(tmp_path):
+    """The whole report, not just the extraction: every sample, real filing and generated unit,
+    each filed three times (so that a worker sees its layouts again), checked with plans on and
+    off in one worker gives the same JSON."""
+    import shutil
+
+    from xlsxcheck.pipeline import Options, run
+    from xlsxcheck.report.machine import to_json
+
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    made = [build_workbook(load(spec), tmp_path / f"{spec.stem}.xlsx") for spec in all_specs()]
+    for path in [*sorted(SAMPLES.glob("*.xlsx")), *made, *_generated(tmp_path, 12)]:
+        for copy in ("", "-2", "-3"):
+            shutil.copy(path, folder / f"{path.stem}{copy}.xlsx")
+    reports = [to_json(run([str(folder)], Options(jobs=1, plans=on))) for on in (True, False)]
+    assert reports[0] == reports[1]
+    assert '"R' in reports[0] and len(reports[0]) > 10_000  # findings were made: the comparison has content

@@ -23,6 +23,12 @@ again from the real cell, is the plan; a plan is checked once against the layout
 from, and a layout is planned the second time it is seen (a layout seen once costs one more
 pass over its cells, nothing else).
 
+Once a layout has a plan, a sheet of it is recognised without working its layout out: a guard
+made with the plan compares the sheet's rows, laid end to end, with what the layout keeps (one
+tuple comparison for the labels and blanks, one for the types of the numbers) and asks of each
+value text only whether the reader could take it for a label. Such a sheet never becomes a
+dict of cells (reading.Grid makes those on first use).
+
 Plans are kept per process (the workers), at most ``_MAX_PLANS``. XLSXCHECK_PLANS=0 turns
 them off; tests/test_plans.py compares the two on every workbook of the test corpora.
 """
@@ -33,7 +39,10 @@ import datetime as dt
 import functools
 import re
 import unicodedata
-from typing import Any, NamedTuple
+from itertools import chain, repeat
+from math import isfinite
+from operator import itemgetter
+from typing import Any, Callable, NamedTuple
 
 from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span,
                       _targets, _title_of, level1_of, read_sheet, template)
@@ -238,6 +247,7 @@ class _Layout(NamedTuple):
     key: tuple
     cells: dict[tuple[int, int], Any]  # the layout's cells
     values: frozenset[tuple[int, int]]  # the cells whose content the layout does not keep
+    ends: dict[tuple[int, int], tuple[bool, bool]]  # a text stand-in's (keep head, keep tail)
 
 
 class _Text(NamedTuple):
@@ -278,7 +288,7 @@ def _layout(grid: Grid) -> _Layout:
             layout[k] = v
     # Where a label may be split over two cells: header rows (their texts are joined with the
     # row below) and the cells under a label's first part.
-    header_rows, under_prefix = set(), set()
+    header_rows, under_prefix, near = set(), set(), {}
     for (r, c), _, info in texts:
         if info.starts_label:
             under_prefix.update((grid.origin(r + 1, c), grid.origin(r + 2, c)))
@@ -297,18 +307,18 @@ def _layout(grid: Grid) -> _Layout:
         if stand_in is not None:
             layout[k] = stand_in
             values.append(k)
+            near[k] = (ends, head)
     key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()))
-    return _Layout(key, layout, frozenset(values))
+    return _Layout(key, layout, frozenset(values), near)
 
 
 def _abstract_grid(grid: Grid, layout: dict[tuple[int, int], Any]) -> Grid:
     """The layout as a sheet for the reader: each number stand-in as a number of its type."""
-    cells = {k: v.one if v.__class__ is _Number else v for k, v in layout.items()}
-    g = Grid.__new__(Grid)
-    g.__dict__.update(grid.__dict__)
-    g.cells = cells
-    g.by_row = {r: [(c, cells[(r, c)]) for c, _ in line] for r, line in grid.by_row.items()}
-    return g
+    rows = [list(line) for line in grid.rows]
+    r0, c0 = grid.start
+    for (r, c), v in layout.items():
+        rows[r - r0][c - c0] = v.one if v.__class__ is _Number else v
+    return Grid(grid.name, rows, grid.start, grid.merged)
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -318,14 +328,16 @@ class _Mismatch(Exception):
 
 
 class _Plan(NamedTuple):
-    """What a layout's tables hold, as indices into the values a sheet gives: ``values`` holds
-    the values that are the same on every sheet of the layout (None where one is read),
-    ``cells`` the values read as they are ((row, col), A1, kind, index), ``derived`` those made
-    otherwise (index, how, arguments, the value on the layout), in an order where a value comes
-    after the one it is made from."""
+    """What a layout's tables hold, as indices into the values a sheet gives: first the values
+    read as they are from the cells at ``positions`` (their A1 references and kinds beside),
+    then the rest. ``values`` holds the values that are the same on every sheet of the layout
+    (None where one is read), ``derived`` the values made otherwise (index, how, arguments, the
+    value on the layout), in an order where a value comes after the one it is made from."""
 
     values: list[Value | None]
-    cells: list[tuple[tuple[int, int], str, str, int]]
+    positions: tuple[tuple[int, int], ...]
+    a1s: tuple[str, ...]
+    kinds: tuple[str, ...]
     derived: list[tuple[int, str, tuple, Value]]
     titles: list[tuple[tuple[int, int], tuple[bool, bool]]]  # title cells, with whether year and unit are in them
     tables: list[tuple[dict, list[str]]]  # (each table's shape, its problems)
@@ -390,7 +402,17 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
         index[id(v)] = len(values) - 1
         return index[id(v)]
 
+    def read_first(v: Value) -> None:
+        how = recipes.get(id(v), ((None,),))[0]
+        if how[0] == "name":
+            read_first(how[2])
+        elif how[0] == "cell" and v.cell in stand_ins:
+            ix(v)
+
     try:
+        for t, _ in read:  # the values read from cells first: _apply makes them in one go
+            for v in _values_of(t):
+                read_first(v)
         tables, titles = [], []
         for t, problems in read:
             title = t.fields.get("title")
@@ -409,28 +431,52 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
         return None
     if any(_FILL in h for t, _ in read for h in t.headers):
         return None  # a header read from a stand-in: never expected
-    plan = _Plan(values, cells, derived, titles, tables)
+    if any(i != at for at, (*_, i) in enumerate(cells)):
+        return None  # a value read from a cell but not found first (never expected)
+    positions, a1s, kinds = (tuple(x) for x in zip(*[(rc, cell, kind) for rc, cell, kind, _ in cells])) if cells else ((), (), ())
+    plan = _Plan(values, positions, a1s, kinds, derived, titles, tables)
     try:
         return plan if _apply(plan, g) == read else None
     except _Mismatch:
         return None
 
 
+def _values_of(t: Table):
+    yield from t.fields.values()
+    for i in t.indicators:
+        yield i.level1
+        yield from i[4:11]
+    for a, b in t.goals:
+        yield a
+        yield b
+    for b in t.base_items:
+        yield b.label
+        yield from b.columns.values()
+
+
 _level1 = functools.lru_cache(maxsize=4096)(level1_of)
+_value = functools.partial(tuple.__new__, Value)
 
 
-def _apply(plan: _Plan, grid: Grid) -> list[tuple[Table, list[str]]]:
+def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Table, list[str]]]:
+    """The plan's tables on a sheet of its layout; ``raws``: the contents of the plan's
+    positions where the caller has them."""
     titles = {}
     for at, parts in plan.titles:
         text, year, unit = titles[at] = _title_of(grid, *at)
         if parts != (bool(year), bool(unit)):
             raise _Mismatch  # the title's year or unit is there on one sheet and not on the other
-    vals = plan.values.copy()
-    get, name, new = grid.cells.get, grid.name, tuple.__new__
-    for key, cell, kind, i in plan.cells:
-        raw = get(key)
-        value, status, tol = parse(kind, raw)
-        vals[i] = new(Value, (raw, value, status, name, cell, kind, tol))
+    name, new = grid.name, tuple.__new__
+    if raws is None:
+        rows, (r0, c0) = grid.rows, grid.start
+        raws = [rows[r - r0][c - c0] for r, c in plan.positions]  # stand-ins' cells: never empty
+    n = len(raws)
+    if n:
+        parsed, statuses, tols = zip(*map(parse, plan.kinds, raws))
+        vals = list(map(_value, zip(raws, parsed, statuses, repeat(name, n), plan.a1s, plan.kinds, tols)))
+        vals += plan.values[n:]
+    else:
+        vals = plan.values.copy()
     for i, how, args, like in plan.derived:
         vals[i] = _derive(grid, how, args, like, vals, titles)
     out = []
@@ -455,37 +501,149 @@ def _apply(plan: _Plan, grid: Grid) -> list[tuple[Table, list[str]]]:
     return out
 
 
-_plans: dict[tuple, _Plan | None] = {}
+# --- guards: a sheet of a planned layout recognised without working its layout out ---------
+
+class _Guard(NamedTuple):
+    """What a sheet must hold, cell by cell in calamine's rows laid end to end, to have the
+    layout of a plan: the same texts, blanks and booleans where the layout keeps them, a number
+    of the same type where it has a number, a text the reader cannot take for anything but a
+    value where it has a placeholder, and where it masks a label cell, a text with the same mask."""
+
+    fixed: Callable[[list], tuple]
+    fixed_values: tuple
+    fixed_types: tuple
+    numbers: Callable[[list], tuple]
+    number_types: tuple
+    floats: Callable[[list], tuple]
+    plain: Callable[[list], tuple]  # value texts far from any header: one placeholder each
+    plain_types: tuple
+    shaped: tuple[tuple[int, bool, bool, str], ...]  # value texts near a header: (index, ends, stand-in)
+    masked: tuple[tuple[int, bool, str, tuple[bool, bool]], ...]  # (index, keep ends, mask, header flags)
+    reads: Callable[[list], tuple]  # the contents of the plan's positions
+
+
+def _shape(grid: Grid) -> tuple:
+    return grid.name, grid.start, tuple(map(len, grid.rows)), tuple(grid.merged_ranges())
+
+
+def _getter(indices: list[int]) -> Callable[[list], tuple]:
+    """The items at ``indices`` of a list, as a tuple (operator.itemgetter gives a bare item for one)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if indices:
+        i = indices[0]
+        return lambda flat: (flat[i],)
+    return lambda flat: ()
+
+
+def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
+    fixed, numbers, floats, plain, shaped, masked, at = [], [], [], [], [], [], {}
+    r0, c0 = grid.start
+    flat = list(chain.from_iterable(grid.rows))
+    i = 0
+    for r, line in enumerate(grid.rows, r0):
+        for c, v in enumerate(line, c0):
+            k = (r, c)
+            at[k] = i
+            token = layout.cells.get(k, v)
+            if token.__class__ is _Number:
+                numbers.append(i)
+                if token.type == "float":
+                    floats.append(i)
+            elif k not in layout.values:
+                fixed.append(i)
+            elif _text(v).kept:
+                ends, head = layout.ends[k]
+                info = _text(v)
+                masked.append((i, ends or head, token, (info.header, info.starts_label)))
+            elif layout.ends[k] == (False, False):
+                plain.append(i)
+            else:
+                shaped.append((i, *layout.ends[k], token))
+            i += 1
+    get = _getter(fixed)
+    return _Guard(get, get(flat), tuple(map(type, get(flat))), _getter(numbers), tuple(type(flat[i]) for i in numbers),
+                  _getter(floats), _getter(plain), (str,) * len(plain), tuple(shaped), tuple(masked),
+                  _getter([at[k] for k in plan.positions]))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _inert(raw: str) -> bool:
+    return not _text(raw).kept
+
+
+def _admits(guard: _Guard, flat: list) -> bool:
+    """Whether a sheet, its rows laid end to end, has the layout the guard was made from (its
+    shape is known to be the same)."""
+    got = guard.fixed(flat)
+    if got != guard.fixed_values or tuple(map(type, got)) != guard.fixed_types:
+        return False
+    if tuple(map(type, guard.numbers(flat))) != guard.number_types or not isfinite(sum(guard.floats(flat), 0.0)):
+        return False  # (a sum of finite numbers that overflows only sends the sheet the long way)
+    texts = guard.plain(flat)
+    if tuple(map(type, texts)) != guard.plain_types or not all(map(_inert, texts)):
+        return False
+    for i, ends, head, stand_in in guard.shaped:
+        v = flat[i]
+        if type(v) is not str or not _inert(v) or _placeholder(_text(v).norm, ends, head) != stand_in:
+            return False
+    for i, keep, stand_in, flags in guard.masked:
+        v = flat[i]
+        if type(v) is not str:
+            return False
+        info = _text(v)
+        if not info.kept or info.piece or (info.header, info.starts_label) != flags or _mask(v, keep) != stand_in:
+            return False
+    return True
+
+
+_plans: dict[tuple, _Plan | None] = {}  # by layout
+_guarded: dict[tuple, list[tuple[_Guard, _Plan]]] = {}  # by shape: the plans with the guards that let a sheet use them
 _seen: set[tuple] = set()
+_GUARDS_A_SHAPE = 8
 
 
 def forget() -> None:
     """Drop every plan and what they rest on (another rules directory: other labels)."""
     _plans.clear()
+    _guarded.clear()
     _seen.clear()
-    for cached in (_vocabulary, _text, _placeholder, _mask, _level1):
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _level1):
         cached.cache_clear()
 
 
 def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
     """Every table on a sheet with the labels it lacks: by the plan of its layout where there
-    is one, else read in full."""
+    is one, else read in full. A sheet a guard admits skips working its layout out."""
     if not _PlanStats.enabled:
         return read_sheet(grid)
-    layout = _layout(grid)
-    plan = _plans.get(layout.key)
-    if plan is None and layout.key not in _plans:
-        if layout.key not in _seen:
-            if len(_seen) >= 4 * _MAX_PLANS:
-                _seen.clear()
-            _seen.add(layout.key)
-        else:
-            if len(_plans) >= _MAX_PLANS:
-                _plans.clear()
-            plan = _plans[layout.key] = _record(grid, layout)
+    shape = _shape(grid)
+    guarded = _guarded.get(shape, ())
+    plan = raws = None
+    if guarded:
+        flat = list(chain.from_iterable(grid.rows))
+        guard = next((g for g, _ in guarded if _admits(g, flat)), None)
+        if guard is not None:
+            plan = next(p for g, p in guarded if g is guard)
+            raws = guard.reads(flat)
+    if plan is None:
+        layout = _layout(grid)
+        plan = _plans.get(layout.key)
+        if plan is None and layout.key not in _plans:
+            if layout.key not in _seen:
+                if len(_seen) >= 4 * _MAX_PLANS:
+                    _seen.clear()
+                _seen.add(layout.key)
+            else:
+                if len(_plans) >= _MAX_PLANS:
+                    _plans.clear()
+                    _guarded.clear()
+                plan = _plans[layout.key] = _record(grid, layout)
+        if plan is not None and len(guarded) < _GUARDS_A_SHAPE:
+            _guarded.setdefault(shape, []).append((_guard(grid, layout, plan), plan))
     if plan is not None:
         try:
-            read = _apply(plan, grid)
+            read = _apply(plan, grid, raws)
         except _Mismatch:
             pass
         else:

@@ -69,23 +69,19 @@ def a1(row: int, col: int) -> str:
 
 
 class Grid:
-    """The non-empty cells of one sheet, 0-based from A1, with merged ranges resolved."""
+    """The non-empty cells of one sheet, 0-based from A1, with merged ranges resolved.
+
+    ``rows`` are calamine's rows as read (an empty cell is ""). ``cells`` and ``by_row`` are
+    made on first use: a sheet read by an extraction plan (plans.py) never needs them."""
 
     def __init__(self, name: str, rows: list[list[Any]], start: tuple[int, int], merged: Iterable) -> None:
         self.name = name
-        self.cells: dict[tuple[int, int], Any] = {}
-        self.by_row: dict[int, list[tuple[int, Any]]] = {}
+        self.rows = rows
+        self.start = start
+        self.merged = merged
         r0, c0 = start
-        for i, row in enumerate(rows):
-            # calamine gives "" for an empty cell; rows come top to bottom, cells left to right.
-            line = [(c0 + j, v) for j, v in enumerate(row) if v != "" and v is not None]
-            if line:
-                r = r0 + i
-                self.by_row[r] = line
-                for c, v in line:
-                    self.cells[(r, c)] = v
         self.n_rows = r0 + len(rows)
-        self.n_cols = c0 + max((len(r) for r in rows), default=0)
+        self.n_cols = c0 + max(map(len, rows), default=0)
         self._anchor: dict[tuple[int, int], tuple[int, int]] = {}
         self._span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
         for (mr0, mc0), (mr1, mc1) in merged or ():
@@ -100,12 +96,36 @@ class Grid:
                     if (r, c) != (mr0, mc0):
                         self._anchor[(r, c)] = (mr0, mc0)
 
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("cells", "by_row"):
+            raise AttributeError(name)
+        self.cells: dict[tuple[int, int], Any] = {}
+        self.by_row: dict[int, list[tuple[int, Any]]] = {}
+        r0, c0 = self.start
+        for i, row in enumerate(self.rows):
+            # Rows come top to bottom, cells left to right.
+            line = [(c0 + j, v) for j, v in enumerate(row) if v != "" and v is not None]
+            if line:
+                r = r0 + i
+                self.by_row[r] = line
+                for c, v in line:
+                    self.cells[(r, c)] = v
+        return self.__dict__[name]
+
     def origin(self, row: int, col: int) -> tuple[int, int]:
         """The cell that holds the value shown at (row, col): the merge anchor or itself."""
         return self._anchor.get((row, col), (row, col))
 
     def get(self, row: int, col: int) -> Any:
-        return self.cells.get(self.origin(row, col))
+        r, c = self._anchor.get((row, col), (row, col))
+        r -= self.start[0]
+        c -= self.start[1]
+        if 0 <= r < len(self.rows) and 0 <= c:
+            line = self.rows[r]
+            if c < len(line):
+                v = line[c]
+                return None if v == "" else v
+        return None
 
     def span(self, row: int, col: int) -> tuple[int, int, int, int]:
         """(r0, c0, r1, c1) of the merged range at (row, col), or the cell alone."""
