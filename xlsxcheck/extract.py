@@ -356,6 +356,7 @@ def _title_of(grid: Grid, r: int, c: int) -> tuple[str, int | None, str]:
     return text, year, _clean_name(unit)
 
 
+@functools.lru_cache(maxsize=4096)  # a unit's name recurs in each of its tables
 def _clean_name(text: str) -> str:
     """A unit or project name as written, without a code before it, 盖章 notes and stray
     punctuation at its ends; "" when no name is left (a lone bracket is no name)."""
@@ -722,7 +723,7 @@ def _name_field(key: str, v: Value) -> Value:
     if key == "grade" or not v.present:
         return v
     name = _clean_name(v.value) or v.value
-    return v._replace(value=_DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name)
+    return _new_value(Value, (v.raw, _DEPARTMENT_SUFFIX.sub("", name) if key == "department" else name, *v[2:]))
 
 
 def _base(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[str]) -> None:

@@ -355,13 +355,11 @@ def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: 
         key, inner = args
         return _name_field(key, vals[inner])
     r, c = args[:2]
+    if how == "title":
+        text = titles[(r, c)]
+        return tuple.__new__(Value, (text[0], text[args[2]], *like[2:]))
     raw = grid.get(r, c)
-    if how == "raw":
-        return like._replace(raw=raw)
-    if how == "clean":
-        return like._replace(raw=raw, value=clean_text(raw))
-    text, year, unit = titles[(r, c)]  # how == "title"
-    return like._replace(raw=text, value=(text, year, unit)[args[2]])
+    return tuple.__new__(Value, (raw, like.value if how == "raw" else clean_text(raw), *like[2:]))  # "raw" or "clean"
 
 
 class _Unplannable(Exception):
