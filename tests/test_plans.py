@@ -237,3 +237,24 @@ def test_json_report_alike_with_plans(tmp_path):
     reports = [to_json(run([str(folder)], Options(jobs=1, plans=on))) for on in (True, False)]
     assert reports[0] == reports[1]
     assert '"R' in reports[0] and len(reports[0]) > 10_000  # findings were made: the comparison has content
+
+
+def test_real_filings_of_other_units_share_their_layouts(tmp_path):
+    """A template filed by two units has one layout: the unit's name differs in titles and in
+    label cells that hold it ("项目单位(盖章):黄石市第三中学 主要领导签字:"), nothing else."""
+    import copy
+
+    for spec_path in all_specs():
+        spec = load(spec_path)
+        unit = spec["expected"]["unit"]
+        layouts = []
+        for prefix in ("第00007号", "第00029号测试"):
+            varied = copy.deepcopy(spec)
+            for sheet in varied["sheets"]:
+                for row in sheet.get("rows") or []:
+                    for c, v in enumerate(row or []):
+                        if isinstance(v, str):
+                            row[c] = v.replace(unit, prefix + unit)
+            path = build_workbook(varied, tmp_path / f"{prefix}{spec_path.stem}.xlsx")
+            layouts.append([plans._layout(g).key for g in read_grids(path, path.name)[0]])
+        assert layouts[0] == layouts[1], spec_path.stem

@@ -235,7 +235,8 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     for _ in range(2):
         if (_signature(label_form(masked), voc, True), _signature(normalize(masked), voc, False)) == want:
             return masked
-        short = min(len(t), _LONG) - len(normalize(masked))
+        # As long as the reader can tell in both forms it measures (label form drops more).
+        short = max(want[0][2] - len(label_form(masked)), want[1][2] - len(normalize(masked)))
         if short <= 0:
             return None
         at = masked.rindex(_FILL)
