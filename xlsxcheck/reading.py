@@ -68,6 +68,36 @@ def a1(row: int, col: int) -> str:
     return ref
 
 
+_MERGES: dict[tuple, tuple[dict, dict]] = {}  # the sheets of one template share their merges
+
+
+def _resolve_merges(merged: tuple, n_rows: int, n_cols: int) -> tuple[dict, dict]:
+    """(merge tail -> anchor, anchor -> (r0, c0, r1, c1)) of a sheet's merged ranges. The
+    dicts are shared between sheets with the same merges and only ever read."""
+    key = (merged, n_rows, n_cols)
+    known = _MERGES.get(key)
+    if known is not None:
+        return known
+    anchor: dict[tuple[int, int], tuple[int, int]] = {}
+    span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for (mr0, mc0), (mr1, mc1) in merged:
+        # Only the part inside the used area matters; a merge over a whole column must
+        # not expand into a million entries, and one below or right of it is no merge.
+        if mr0 >= n_rows or mc0 >= n_cols:
+            continue
+        mr1, mc1 = min(mr1, n_rows - 1), min(mc1, n_cols - 1)
+        span[(mr0, mc0)] = (mr0, mc0, mr1, mc1)
+        for r in range(mr0, mr1 + 1):
+            for c in range(mc0, mc1 + 1):
+                if (r, c) != (mr0, mc0):
+                    anchor[(r, c)] = (mr0, mc0)
+    if len(anchor) <= 20_000:  # a hostile sheet's million merged cells are not kept
+        if len(_MERGES) >= 256:
+            _MERGES.clear()
+        _MERGES[key] = anchor, span
+    return anchor, span
+
+
 class Grid:
     """The non-empty cells of one sheet, 0-based from A1, with merged ranges resolved.
 
@@ -82,19 +112,7 @@ class Grid:
         r0, c0 = start
         self.n_rows = r0 + len(rows)
         self.n_cols = c0 + max(map(len, rows), default=0)
-        self._anchor: dict[tuple[int, int], tuple[int, int]] = {}
-        self._span: dict[tuple[int, int], tuple[int, int, int, int]] = {}
-        for (mr0, mc0), (mr1, mc1) in merged or ():
-            # Only the part inside the used area matters; a merge over a whole column must
-            # not expand into a million entries, and one below or right of it is no merge.
-            if mr0 >= self.n_rows or mc0 >= self.n_cols:
-                continue
-            mr1, mc1 = min(mr1, self.n_rows - 1), min(mc1, self.n_cols - 1)
-            self._span[(mr0, mc0)] = (mr0, mc0, mr1, mc1)
-            for r in range(mr0, mr1 + 1):
-                for c in range(mc0, mc1 + 1):
-                    if (r, c) != (mr0, mc0):
-                        self._anchor[(r, c)] = (mr0, mc0)
+        self._anchor, self._span = _resolve_merges(tuple(merged or ()), self.n_rows, self.n_cols)
 
     def __getattr__(self, name: str) -> Any:
         if name not in ("cells", "by_row"):
