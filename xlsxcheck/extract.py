@@ -13,6 +13,7 @@ import bisect
 import datetime as dt
 import functools
 import itertools
+import operator
 import re
 from collections import Counter
 from pathlib import Path
@@ -887,25 +888,29 @@ def _is_section(name: str) -> bool:
     return bool(_SECTION_END.search(name)) and not name.endswith(("研究室", "实验室"))
 
 
-def _all_values(table: Table):
-    yield from table.fields.values()
-    for ind in table.indicators:
-        yield from (ind.weight, ind.score)
-    for item in table.base_items:
-        yield from item.columns.values()
+_STATUS = operator.attrgetter("status")
+_WEIGHT_SCORE = operator.attrgetter("weight", "score")
+_TARGET_ACTUAL = operator.attrgetter("target_parsed", "actual_parsed")
 
 
 def _parse_failures(book: Workbook) -> list[Finding]:
+    """R007 for each value that does not parse as its kind. Most tables have none: their
+    statuses are looked through first, without a Python step a value."""
     out = []
     names = {"amount": "金额（万元）", "amount_yuan": "金额（元）", "rate": "百分比", "score": "分数", "count": "人数", "date": "日期"}
+    chain = itertools.chain
     for t in book.tables:
-        for v in _all_values(t):
-            if v.status == "invalid":
-                out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=clean_text(v.raw), expected=names.get(v.kind, v.kind), unit=book.unit))
-        for ind in t.indicators:
-            for v, p in ((ind.target, ind.target_parsed), (ind.actual, ind.actual_parsed)):
-                if p.status == "invalid":
-                    out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=p.text, expected="指标值（如 ≥95%、360人）", unit=book.unit))
+        values = list(chain(t.fields.values(), chain.from_iterable(map(_WEIGHT_SCORE, t.indicators)),
+                            chain.from_iterable(b.columns.values() for b in t.base_items)))
+        if "invalid" in map(_STATUS, values):
+            for v in values:
+                if v.status == "invalid":
+                    out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=clean_text(v.raw), expected=names.get(v.kind, v.kind), unit=book.unit))
+        if "invalid" in map(_STATUS, chain.from_iterable(map(_TARGET_ACTUAL, t.indicators))):
+            for ind in t.indicators:
+                for v, p in ((ind.target, ind.target_parsed), (ind.actual, ind.actual_parsed)):
+                    if p.status == "invalid":
+                        out.append(make_finding("R007", book.file, v.sheet, v.cell, actual=p.text, expected="指标值（如 ≥95%、360人）", unit=book.unit))
     return out
 
 

@@ -420,7 +420,7 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
                 titles.append((recipes[id(title)][0][1:3], (year is not None and recipes[id(year)][0][0] == "title", "title_unit" in t.fields)))
             shape = dict(
                 kind=t.kind, first_row=t.first_row, last_row=t.last_row, headers=frozenset(t.headers),
-                target_columns=t.target_columns, fields=[(k, ix(v)) for k, v in t.fields.items()],
+                target_columns=t.target_columns, fields=(tuple(t.fields), _getter([ix(v) for v in t.fields.values()])),
                 indicators=[(i.row, ix(i.level1), i.level1_key, i.level1_weight, *map(ix, i[4:11])) for i in t.indicators],
                 goals=[(ix(a), ix(b)) for a, b in t.goals],
                 items=[(b.key, b.parent, ix(b.label), [(k, ix(v)) for k, v in b.columns.items()]) for b in t.base_items],
@@ -482,7 +482,8 @@ def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Tab
     for shape, problems in plan.tables:
         t = Table(kind=shape["kind"], sheet=name, table_id="", title="", first_row=shape["first_row"],
                   last_row=shape["last_row"], headers=set(shape["headers"]), target_columns=shape["target_columns"])
-        t.fields = {k: vals[i] for k, i in shape["fields"]}
+        keys, get = shape["fields"]
+        t.fields = dict(zip(keys, get(vals)))
         if "title" in t.fields:
             t.title = t.fields["title"].value
         op_col, unit_col = shape["target_columns"]
@@ -510,14 +511,15 @@ class _Guard(NamedTuple):
 
     fixed: Callable[[list], tuple]
     fixed_values: tuple
-    fixed_types: tuple
+    odd: Callable[[list], tuple]  # the kept contents that are no text (a text equals only a text)
+    odd_types: tuple
     numbers: Callable[[list], tuple]
     number_types: tuple
     floats: Callable[[list], tuple]
     plain: Callable[[list], tuple]  # value texts far from any header: one placeholder each
     plain_types: tuple
     shaped: tuple[tuple[int, bool, bool, str], ...]  # value texts near a header: (index, ends, stand-in)
-    masked: tuple[tuple[int, bool, str, tuple[bool, bool]], ...]  # (index, keep ends, mask, header flags)
+    masked: tuple[tuple[int, str, bool, str, tuple[bool, bool]], ...]  # (index, text, keep ends, mask, header flags)
     reads: Callable[[list], tuple]  # the contents of the plan's positions
 
 
@@ -554,14 +556,15 @@ def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
             elif _text(v).kept:
                 ends, head = layout.ends[k]
                 info = _text(v)
-                masked.append((i, ends or head, token, (info.header, info.starts_label)))
+                masked.append((i, v, ends or head, token, (info.header, info.starts_label)))
             elif layout.ends[k] == (False, False):
                 plain.append(i)
             else:
                 shaped.append((i, *layout.ends[k], token))
             i += 1
     get = _getter(fixed)
-    return _Guard(get, get(flat), tuple(map(type, get(flat))), _getter(numbers), tuple(type(flat[i]) for i in numbers),
+    odd = [i for i in fixed if type(flat[i]) is not str]
+    return _Guard(get, get(flat), _getter(odd), tuple(type(flat[i]) for i in odd), _getter(numbers), tuple(type(flat[i]) for i in numbers),
                   _getter(floats), _getter(plain), (str,) * len(plain), tuple(shaped), tuple(masked),
                   _getter([at[k] for k in plan.positions]))
 
@@ -575,7 +578,7 @@ def _admits(guard: _Guard, flat: list) -> bool:
     """Whether a sheet, its rows laid end to end, has the layout the guard was made from (its
     shape is known to be the same)."""
     got = guard.fixed(flat)
-    if got != guard.fixed_values or tuple(map(type, got)) != guard.fixed_types:
+    if got != guard.fixed_values or tuple(map(type, guard.odd(flat))) != guard.odd_types:
         return False
     if tuple(map(type, guard.numbers(flat))) != guard.number_types or not isfinite(sum(guard.floats(flat), 0.0)):
         return False  # (a sum of finite numbers that overflows only sends the sheet the long way)
@@ -586,8 +589,10 @@ def _admits(guard: _Guard, flat: list) -> bool:
         v = flat[i]
         if type(v) is not str or not _inert(v) or _placeholder(_text(v).norm, ends, head) != stand_in:
             return False
-    for i, keep, stand_in, flags in guard.masked:
+    for i, text, keep, stand_in, flags in guard.masked:
         v = flat[i]
+        if v == text and type(v) is str:
+            continue  # as on the sheet the guard was made from
         if type(v) is not str:
             return False
         info = _text(v)
