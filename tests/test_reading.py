@@ -238,3 +238,18 @@ def test_sheet_stored_outside_the_worksheets_folder_is_screened_too(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["R011"]
+
+
+def test_grids_with_the_same_merges_resolve_them_for_their_own_size():
+    """Merged ranges are resolved once for the sheets that share them, each clipped to its own
+    used area (a merge reaching past a sheet's last row ends there)."""
+    from xlsxcheck.reading import Grid
+
+    merged = [((0, 0), (5, 2))]
+    short = [["a", "", ""], ["", "", ""], ["", "", ""]]
+    tall = short + [["", "", ""] for _ in range(5)]
+    for rows, last in ((short, 2), (tall, 5), (short, 2)):
+        g = Grid("S", rows, (0, 0), merged)
+        assert g.span(1, 1) == (0, 0, last, 2)
+        assert g.get(last, 2) == "a" and g.get(last + 1, 2) is None
+        assert g.merged_ranges() == [(0, 0, last, 2)]

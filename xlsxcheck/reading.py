@@ -69,6 +69,8 @@ def a1(row: int, col: int) -> str:
 
 
 _MERGES: dict[tuple, tuple[dict, dict]] = {}  # the sheets of one template share their merges
+_MAX_MERGED_KEPT = 200_000  # merged cells kept in _MERGES at most (a template has a few hundred)
+_merged_kept = 0
 
 
 def _resolve_merges(merged: tuple, n_rows: int, n_cols: int) -> tuple[dict, dict]:
@@ -91,10 +93,13 @@ def _resolve_merges(merged: tuple, n_rows: int, n_cols: int) -> tuple[dict, dict
             for c in range(mc0, mc1 + 1):
                 if (r, c) != (mr0, mc0):
                     anchor[(r, c)] = (mr0, mc0)
-    if len(anchor) <= 20_000:  # a hostile sheet's million merged cells are not kept
-        if len(_MERGES) >= 256:
-            _MERGES.clear()
+    global _merged_kept
+    if _merged_kept + len(anchor) > _MAX_MERGED_KEPT:  # (a hostile batch's huge merges are not kept)
+        _MERGES.clear()
+        _merged_kept = 0
+    if len(anchor) <= _MAX_MERGED_KEPT // 4:
         _MERGES[key] = anchor, span
+        _merged_kept += len(anchor)
     return anchor, span
 
 
