@@ -253,3 +253,24 @@ def test_grids_with_the_same_merges_resolve_them_for_their_own_size():
         assert g.span(1, 1) == (0, 0, last, 2)
         assert g.get(last, 2) == "a" and g.get(last + 1, 2) is None
         assert g.merged_ranges() == [(0, 0, last, 2)]
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink", "spelling"])
+def test_refuses_to_write_over_an_input_by_another_name(tmp_path, how):
+    """An output named by a link to an input, or by another spelling of its path, is the input."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / "03.xlsx"
+    shutil.copy(SAMPLES / "03_株洲市住房公积金服务中心.xlsx", source)
+    before = source.read_bytes()
+    if how == "symlink":
+        target = tmp_path / "out.xlsx"
+        target.symlink_to(source)
+    elif how == "hardlink":
+        target = tmp_path / "out.xlsx"
+        target.hardlink_to(source)
+    else:
+        target = folder / ".." / "in" / "03.xlsx"
+    res = CliRunner().invoke(cli, ["check", str(folder), "--format", "json", "-o", str(target)])
+    assert res.exit_code == 2 and "拒绝覆盖" in res.output, res.output
+    assert source.read_bytes() == before

@@ -21,9 +21,24 @@ class OutputError(Exception):
 
 
 def refuse_inputs(target: Path, inputs: Iterable[str | Path]) -> None:
-    resolved = target.resolve()
+    """OutputError when ``target`` is one of the inputs: the same file by any name (a symlink,
+    a hard link, another spelling of its path). One stat an input: a batch has thousands."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return  # not there yet: no input can be it
+    except OSError:
+        st = None
     for p in inputs:
-        if Path(p).resolve() == resolved or _same_file(Path(p), target):
+        if st is None:
+            same = Path(p).resolve() == target.resolve() or _same_file(Path(p), target)
+        else:
+            try:
+                other = os.stat(p)
+            except OSError:
+                continue  # gone since it was read: nothing to overwrite
+            same = (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
+        if same:
             raise OutputError(f"拒绝覆盖输入文件 / refusing to overwrite an input: {target}")
 
 
