@@ -199,23 +199,37 @@ def _own_output(path: Path, explicit: bool) -> str | None:
     return kind
 
 
-def _walk(root: Path, found: Discovery) -> list[Path]:
-    """Every file below root. A folder that cannot be listed is reported, never silently
-    left out; a symlinked folder is reported and not followed (it may lead outside the
-    folder being checked, or in a circle)."""
-    files: list[Path] = []
-
-    def unreadable(err: OSError) -> None:
-        found.unreadable.append(Path(err.filename) if err.filename else root)
-
-    for folder, dirs, names in os.walk(root, onerror=unreadable):
-        base = Path(folder)
-        for d in list(dirs):
-            if (base / d).is_symlink():
-                found.links.append(base / d)
-                dirs.remove(d)
-        files += [base / n for n in names if (base / n).is_file()]
-    return sorted(files)
+def _walk(root: Path, found: Discovery) -> list[tuple[Path, Path]]:
+    """Every file below root, in path order, with its resolved path. A folder that cannot
+    be listed is reported, never silently left out; a symlinked folder is reported and not
+    followed (it may lead outside the folder being checked, or in a circle). What a listing
+    says of its entries is used as it is: no system call a file but for symlinked files."""
+    files: list[tuple[Path, Path]] = []
+    todo = [str(root)]
+    while todo:
+        folder = todo.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as err:
+            found.unreadable.append(Path(err.filename) if err.filename else root)
+            continue
+        real = Path(os.path.realpath(folder))
+        subfolders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():  # through a symlink too, as os.walk lists it
+                    if entry.is_symlink():
+                        found.links.append(Path(entry.path))
+                    else:
+                        subfolders.append(entry.path)
+                elif entry.is_file():
+                    path = Path(entry.path)
+                    files.append((path, path.resolve() if entry.is_symlink() else real / entry.name))
+            except OSError:
+                continue  # gone, or not to be looked at: as os.walk, left out
+        todo += reversed(subfolders)  # depth first, in listing order
+    return sorted(files, key=lambda f: f[0].parts)
 
 
 def discover(args: Iterable[str | os.PathLike]) -> Discovery:
@@ -223,8 +237,8 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     found = Discovery()
     seen: set[Path] = set()
 
-    def add(path: Path, explicit: bool) -> None:
-        key = path.resolve()
+    def add(path: Path, explicit: bool, key: Path | None = None) -> None:
+        key = key or path.resolve()
         if key in seen:
             return
         seen.add(key)
@@ -240,11 +254,12 @@ def discover(args: Iterable[str | os.PathLike]) -> Discovery:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            for sub in _walk(path, found):
-                if any(part.startswith(".") for part in sub.relative_to(path).parts[:-1]):
+            depth = len(path.parts)
+            for sub, key in _walk(path, found):
+                if any(part.startswith(".") for part in sub.parts[depth:-1]):
                     found.skipped.append(sub)
                     continue
-                add(sub, explicit=False)
+                add(sub, False, key)
         elif path.is_file():
             add(path, explicit=True)
         else:
