@@ -258,3 +258,18 @@ def test_real_filings_of_other_units_share_their_layouts(tmp_path):
             path = build_workbook(varied, tmp_path / f"{prefix}{spec_path.stem}.xlsx")
             layouts.append([plans._layout(g).key for g in read_grids(path, path.name)[0]])
         assert layouts[0] == layouts[1], spec_path.stem
+
+
+def test_a_huge_sheet_is_read_in_full_and_no_layout_of_it_is_kept(sheets):
+    """A sheet far larger than any unit's (a hostile or odd file) is never laid out: its layout
+    would be kept whole, over and over."""
+    base = max(sheets, key=lambda g: len(g.rows))
+    width = max(map(len, base.rows))
+    rows = [list(line) + [""] * (width - len(line)) for line in base.rows]
+    rows += [[float(i)] * width for i in range(plans._MAX_CELLS // width + 1)]
+    huge = Grid(base.name, rows, base.start, base.merged)
+    assert huge.n_rows * huge.n_cols > plans._MAX_CELLS
+    before = plan_counts()
+    for _ in range(3):
+        assert plans.sheet_tables(huge) == read_sheet(huge)
+    assert plan_counts()[0] == before[0] and not plans._seen and not plans._guarded

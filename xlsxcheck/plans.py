@@ -29,7 +29,8 @@ tuple comparison for the labels and blanks, one for the types of the numbers) an
 value text only whether the reader could take it for a label. Such a sheet never becomes a
 dict of cells (reading.Grid makes those on first use).
 
-Plans are kept per process (the workers), at most ``_MAX_PLANS``. XLSXCHECK_PLANS=0 turns
+Plans are kept per process (the workers), at most ``_MAX_PLANS``; a sheet of more than
+``_MAX_CELLS`` cells is always read in full (its layout would be kept whole). XLSXCHECK_PLANS=0 turns
 them off; tests/test_plans.py compares the two on every workbook of the test corpora.
 """
 
@@ -553,9 +554,8 @@ def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
                     floats.append(i)
             elif k not in layout.values:
                 fixed.append(i)
-            elif _text(v).kept:
+            elif (info := _text(v)).kept:
                 ends, head = layout.ends[k]
-                info = _text(v)
                 masked.append((i, v, ends or head, token, (info.header, info.starts_label)))
             elif layout.ends[k] == (False, False):
                 plain.append(i)
@@ -605,6 +605,7 @@ _plans: dict[tuple, _Plan | None] = {}  # by layout
 _guarded: dict[tuple, list[tuple[_Guard, _Plan]]] = {}  # by shape: the plans with the guards that let a sheet use them
 _seen: set[tuple] = set()
 _GUARDS_A_SHAPE = 8
+_MAX_CELLS = 20_000  # a larger sheet is read in full: its layout would be kept whole (a unit's has a few thousand)
 
 
 def forget() -> None:
@@ -616,35 +617,44 @@ def forget() -> None:
         cached.cache_clear()
 
 
+def _plan_of(grid: Grid, shape: tuple, guards: int) -> _Plan | None:
+    """The plan of the sheet's layout, worked out: made the second time a layout is seen, and
+    given a guard for the sheet's shape."""
+    layout = _layout(grid)
+    plan = _plans.get(layout.key)
+    if plan is None and layout.key not in _plans:
+        if layout.key not in _seen:
+            if len(_seen) >= 4 * _MAX_PLANS:
+                _seen.clear()
+            _seen.add(layout.key)
+            return None
+        if len(_plans) >= _MAX_PLANS:
+            _plans.clear()
+            _guarded.clear()
+        plan = _plans[layout.key] = _record(grid, layout)
+    if plan is not None and guards < _GUARDS_A_SHAPE:
+        if len(_guarded) >= 4 * _MAX_PLANS:
+            _guarded.clear()
+        _guarded.setdefault(shape, []).append((_guard(grid, layout, plan), plan))
+    return plan
+
+
 def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
     """Every table on a sheet with the labels it lacks: by the plan of its layout where there
     is one, else read in full. A sheet a guard admits skips working its layout out."""
     if not _PlanStats.enabled:
         return read_sheet(grid)
-    shape = _shape(grid)
-    guarded = _guarded.get(shape, ())
     plan = raws = None
-    if guarded:
-        flat = list(chain.from_iterable(grid.rows))
-        guard = next((g for g, _ in guarded if _admits(g, flat)), None)
-        if guard is not None:
-            plan = next(p for g, p in guarded if g is guard)
-            raws = guard.reads(flat)
-    if plan is None:
-        layout = _layout(grid)
-        plan = _plans.get(layout.key)
-        if plan is None and layout.key not in _plans:
-            if layout.key not in _seen:
-                if len(_seen) >= 4 * _MAX_PLANS:
-                    _seen.clear()
-                _seen.add(layout.key)
-            else:
-                if len(_plans) >= _MAX_PLANS:
-                    _plans.clear()
-                    _guarded.clear()
-                plan = _plans[layout.key] = _record(grid, layout)
-        if plan is not None and len(guarded) < _GUARDS_A_SHAPE:
-            _guarded.setdefault(shape, []).append((_guard(grid, layout, plan), plan))
+    if grid.n_rows * grid.n_cols <= _MAX_CELLS:
+        shape = _shape(grid)
+        guarded = _guarded.get(shape, ())
+        if guarded:
+            flat = list(chain.from_iterable(grid.rows))
+            guard, plan = next(((g, p) for g, p in guarded if _admits(g, flat)), (None, None))
+            if guard is not None:
+                raws = guard.reads(flat)
+        if plan is None:
+            plan = _plan_of(grid, shape, len(guarded))
     if plan is not None:
         try:
             read = _apply(plan, grid, raws)
