@@ -7,8 +7,8 @@ import datetime as dt
 import gc
 import multiprocessing
 import os
-import sys
 import signal
+import sys
 import time
 import traceback
 from collections import Counter, deque
