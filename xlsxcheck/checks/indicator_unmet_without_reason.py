@@ -2,13 +2,13 @@
 
 from ..catalog import make_finding
 from .common import reason_ref
-from .targets import outcomes
+from .targets import unmet
 
 
 def check(ctx):
-    ind = outcomes(ctx)
+    ind = ctx.batch.indicators
     if ind.empty:
         return
-    for _, r in ind[ind["unmet"] & (ind["reason@status"] != "ok")].iterrows():
+    for _, r in ind[unmet(ctx) & (ind["reason@status"] != "ok")].iterrows():
         yield make_finding("I302", r["_file"], *reason_ref(r), expected=r["target"],
                            actual=r["actual"], unit=r["_unit"], field=f"{r['_table']}:{r['level3']}", label=r["level3"] or r["level2"])

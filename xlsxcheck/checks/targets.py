@@ -13,41 +13,48 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["outcomes"]
+__all__ = ["unmet"]
 
 
-def outcomes(ctx) -> pd.DataFrame:
-    """The indicators frame with `comparable`, `unmet`, `t_num` and `a_num` columns."""
-    cached = getattr(ctx, "_outcomes", None)
+def unmet(ctx) -> np.ndarray:
+    """For each row of the indicators frame: its target and actual value are comparable and
+    the target was not met. Computed once per chunk over plain arrays (the rules filter the
+    frame with it)."""
+    cached = getattr(ctx, "_unmet", None)
     if cached is not None:
         return cached
-    ind = ctx.batch.indicators.copy()
+    ind = ctx.batch.indicators
     if ind.empty:
-        ctx._outcomes = ind
-        return ind
-    profiles = ctx.batch.profiles
-    profile_of = np.array([p.id for p in profiles], dtype=object)[ind["_book"].to_numpy()]
+        ctx._unmet = np.zeros(0, bool)
+        return ctx._unmet
+    # A target written without a comparator: "at most" by the level-1 block or by words in the
+    # level-3 (or level-2) label, as the workbook's profile says; "at least" otherwise.
+    written = ind["target.cmp"].to_numpy(object)
+    bare = np.flatnonzero(pd.isna(written))
+    rules: dict[str, tuple] = {}
+    for p in ctx.batch.profiles:
+        if p.id not in rules:
+            rules[p.id] = (frozenset(p.at_most_level1), re.compile("|".join(map(re.escape, p.at_most_keywords)) or "$^"))
+    of_book = [rules[p.id] for p in ctx.batch.profiles]
     at_most = np.zeros(len(ind), bool)
-    for p in {p.id: p for p in profiles}.values():  # a handful of profiles, not one pass per workbook
-        mask = profile_of == p.id
-        words = "|".join(map(re.escape, p.at_most_keywords)) or "$^"
-        text = ind.loc[mask, "level3"].fillna("") + ind.loc[mask, "level2"].fillna("")
-        at_most[mask] = ind.loc[mask, "level1_key"].isin(p.at_most_level1).to_numpy() | text.str.contains(words).to_numpy()
+    at_most[bare] = [key in level1 or words.search(l3 + l2) is not None for (level1, words), key, l3, l2 in zip(
+        [of_book[b] for b in ind["_book"].to_numpy()[bare]], ind["level1_key"].to_numpy()[bare],
+        ind["level3"].to_numpy()[bare], ind["level2"].to_numpy()[bare])]
     t, a = ind["target.num"].to_numpy(float), ind["actual.num"].to_numpy(float)
-    tu, au = ind["target.unit"].fillna(""), ind["actual.unit"].fillna("")
+    tu = np.array([u or "" for u in ind["target.unit"].to_numpy()], object)
+    au = np.array([u or "" for u in ind["actual.unit"].to_numpy()], object)
     # "100%" against 0.98 from a percent-formatted cell: one scale, percent points.
     a = np.where((tu == "%") & (au == "") & (np.abs(a) <= 2), a * 100, a)
     t = np.where((au == "%") & (tu == "") & (np.abs(t) <= 2), t * 100, t)
-    same_unit = ((tu == au) | (tu == "") | (au == "") | ((tu == "%") | (au == "%"))).to_numpy()
-    ok = (ind["target.status"] == "ok").to_numpy() & (ind["actual.status"] == "ok").to_numpy()
+    same_unit = (tu == au) | (tu == "") | (au == "") | (tu == "%") | (au == "%")
+    ok = (ind["target.status"].to_numpy() == "ok") & (ind["actual.status"].to_numpy() == "ok")
     comparable = ok & same_unit & ~np.isnan(t) & ~np.isnan(a)
-    cmp = ind["target.cmp"].where(ind["target.cmp"].notna(), np.where(at_most, "<=", ">=")).to_numpy(object)
+    cmp = np.where(pd.isna(written), np.where(at_most, "<=", ">="), written)
     with np.errstate(invalid="ignore"):
-        unmet = np.select(
+        missed = np.select(
             [cmp == ">=", cmp == ">", cmp == "<=", cmp == "<", cmp == "="],
             [a < t - 1e-9, a <= t, a > t + 1e-9, a >= t, np.abs(a - t) > 1e-9],
             default=False,
         )
-    ind["comparable"], ind["unmet"], ind["t_num"], ind["a_num"] = comparable, comparable & unmet, t, a
-    ctx._outcomes = ind
-    return ind
+    ctx._unmet = comparable & missed
+    return ctx._unmet
