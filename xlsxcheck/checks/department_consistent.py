@@ -13,27 +13,30 @@ FIELDS = ('department',)  # table fields this rule reads (the batch frames hold 
 
 
 def check(ctx):
-    frame = ctx.batch.tables.get("project")
-    if frame is None or frame.empty or "department" not in frame:
+    batch = ctx.batch
+    columns = batch.columns.get("project")
+    if not batch.sources.get("project") or "department" not in columns:
         return
-    rows = frame[frame["department@status"] == "ok"]
+    by_book: dict[int, list[int]] = {}  # a workbook's project tables that name a department
+    for i, (status, pos) in enumerate(zip(columns["department@status"].tolist(), columns["_book"].tolist())):
+        if status == "ok":
+            by_book.setdefault(pos, []).append(i)
+    names = columns["department"]
     registry = ctx.registry
-    if registry is None:
-        # Only units whose project tables disagree need a closer look.
-        names = rows["department"].map(normalize)
-        spread = names.groupby(rows["_book"]).nunique()
-        rows = rows[rows["_book"].isin(spread[spread > 1].index)]
-    for pos, group in rows.groupby("_book"):
-        book = ctx.batch.books[pos]
+    for pos in sorted(by_book):
+        rows = by_book[pos]
+        if registry is None and len({normalize(names[i]) for i in rows}) <= 1:
+            continue  # only units whose project tables disagree need a closer look
+        book = batch.books[pos]
         entry = registry.entry(book.unit) if registry else None
         reference = entry[0] if entry and entry[0] else None
         if reference is None:
-            others = Counter(d for d in group["department"] if normalize(d) != normalize(book.unit))
+            others = Counter(names[i] for i in rows if normalize(names[i]) != normalize(book.unit))
             if not others:
                 continue
             reference = others.most_common(1)[0][0]
-        for _, r in group.iterrows():
-            if normalize(r["department"]) != normalize(reference):
-                sheet, cell = split_ref(ctx.batch.cell(r, "department"))
-                yield make_finding("X506", r["_file"], sheet, cell, expected=reference, actual=r["department"], unit=book.unit,
-                                   field=f"{r['_table']}:department")
+        for i in rows:
+            if normalize(names[i]) != normalize(reference):
+                sheet, cell = split_ref(batch.cell_at("project", i, "department"))
+                yield make_finding("X506", columns["_file"][i], sheet, cell, expected=reference, actual=names[i], unit=book.unit,
+                                   field=f"{columns['_table'][i]}:department")

@@ -9,21 +9,23 @@ FIELDS = ('date',)  # table fields this rule reads (the batch frames hold only d
 
 
 def check(ctx):
-    books = ctx.batch.books
-    for frame in ctx.batch.tables.values():
-        if frame.empty or "date" not in frame:
+    batch = ctx.batch
+    books = batch.books
+    for kind, columns in batch.columns.items():
+        if not batch.sources[kind] or "date" not in columns:
             continue
-        rows = frame[frame["date@status"] == "ok"]
-        years = [books[pos].year for pos in rows["_book"]]
-        suspect = [isinstance(d, dt.date) and ((y and d <= dt.date(y, 12, 31)) or d > ctx.today) for d, y in zip(rows["date"], years)]
-        for (_, r), year in zip(rows[suspect].iterrows(), (y for y, s in zip(years, suspect) if s)):
-            day = r["date"]
+        for i, (status, day, pos) in enumerate(zip(columns["date@status"].tolist(), columns["date"].tolist(), columns["_book"].tolist())):
+            if status != "ok" or not isinstance(day, dt.date):
+                continue
+            year = books[pos].year
             if year and day <= dt.date(year, 12, 31):
                 why = Bi(f"早于{year}年度结束（{year}-12-31），应为年度结束后的报送日期", f"is before the end of fiscal year {year}; it must be after {year}-12-31")
                 expected = f"> {year}-12-31"
-            else:
+            elif day > ctx.today:
                 why = Bi(f"晚于今天（{ctx.today}）", f"is later than today ({ctx.today})")
                 expected = f"<= {ctx.today}"
-            sheet, cell = split_ref(ctx.batch.cell(r, "date"))
-            yield make_finding("X505", r["_file"], sheet, cell, expected=expected, actual=ctx.batch.raw(r, "date"), unit=r["_unit"],
-                               field=f"{r['_table']}:date", why=why)
+            else:
+                continue
+            sheet, cell = split_ref(batch.cell_at(kind, i, "date"))
+            yield make_finding("X505", columns["_file"][i], sheet, cell, expected=expected, actual=batch.raw_at(kind, i, "date"),
+                               unit=columns["_unit"][i], field=f"{columns['_table'][i]}:date", why=why)

@@ -1,5 +1,7 @@
 """S206: every self-evaluation table has at least one output and one benefit indicator."""
 
+import numpy as np
+
 from ..catalog import Bi, make_finding
 from .common import split_ref
 
@@ -11,15 +13,22 @@ _NAMES = {"output": ("产出指标", "output indicators"), "benefit": ("效益�
 def check(ctx):
     batch = ctx.batch
     ind = batch.indicators
-    have = {key: set() if ind.empty else set(zip(*(ind.loc[ind["level1_key"] == key, c] for c in ("_book", "_table")))) for key in _NAMES}
+    have = {key: set() for key in _NAMES}  # (book, table) of the tables with such an indicator
+    if not ind.empty:
+        for key, pos, table in zip(ind["level1_key"].tolist(), ind["_book"].tolist(), ind["_table"].tolist()):
+            if key in have:
+                have[key].add((pos, table))
     for kind in ("overall", "project"):
-        frame = batch.tables.get(kind)
-        if frame is None or frame.empty:
+        columns = batch.columns.get(kind)
+        if not batch.sources.get(kind):
             continue
-        if "score_total.label@status" in frame:  # no indicator block was read: R006 says so
-            frame = frame[frame["score_total.label@status"] == "ok"]
-        keys = list(zip(frame["_book"], frame["_table"]))
+        rows = np.arange(len(batch.sources[kind]))
+        if "score_total.label@status" in columns:  # no indicator block was read: R006 says so
+            rows = np.flatnonzero(columns["score_total.label@status"] == "ok")
+        keys = list(zip(columns["_book"][rows].tolist(), columns["_table"][rows].tolist()))
         for key, (zh, en) in _NAMES.items():
-            for _, r in frame[[k not in have[key] for k in keys]].iterrows():
-                yield make_finding("S206", r["_file"], *split_ref(r["_anchor"]), unit=r["_unit"],
-                                   field=f"{r['_table']}:{key}", label=Bi(zh, en), table=Bi(r["_name_zh"], r["_name_en"]))
+            for i, k in zip(rows, keys):
+                if k not in have[key]:
+                    yield make_finding("S206", columns["_file"][i], *split_ref(columns["_anchor"][i]), unit=columns["_unit"][i],
+                                       field=f"{columns['_table'][i]}:{key}", label=Bi(zh, en),
+                                       table=Bi(columns["_name_zh"][i], columns["_name_en"][i]))

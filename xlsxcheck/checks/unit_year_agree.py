@@ -10,26 +10,32 @@ _WHAT = {"unit_name": Bi("单位名称", "The unit name"), "title_unit": Bi("表
 
 
 def check(ctx):
-    books = ctx.batch.books
-    for frame in ctx.batch.tables.values():
-        if frame.empty:
+    batch = ctx.batch
+    books = batch.books
+    units: dict[int, str] = {}  # a workbook's unit, normalized once
+    for kind, columns in batch.columns.items():
+        if not batch.sources[kind]:
             continue
-        unit = frame["_book"].map(lambda pos: normalize(books[pos].unit))
+        at = columns["_book"].tolist()
         for field, what in _WHAT.items():
-            if field not in frame:
+            if field not in columns:
                 continue
-            ok = frame[f"{field}@status"] == "ok"
-            differs = ok & (frame[field].where(ok, "").map(normalize) != unit)
-            for _, r in frame[differs].iterrows():
-                sheet, cell = split_ref(ctx.batch.cell(r, field))
-                book = books[r["_book"]]
-                yield make_finding("X504", r["_file"], sheet, cell, expected=book.unit, actual=r[field], unit=book.unit,
-                                   field=f"{r['_table']}:{field}", what=what)
-        if "year" in frame:
-            year = frame["_book"].map(lambda pos: books[pos].year)
-            differs = (frame["year@status"] == "ok") & year.notna() & (frame["year"] != year)
-            for _, r in frame[differs].iterrows():
-                sheet, cell = split_ref(ctx.batch.cell(r, "year"))
-                book = books[r["_book"]]
-                yield make_finding("X504", r["_file"], sheet, cell, expected=str(book.year), actual=str(int(r["year"])),
-                                   unit=book.unit, field=f"{r['_table']}:year", what=Bi("年度", "The year"))
+            for i, (status, value) in enumerate(zip(columns[f"{field}@status"].tolist(), columns[field].tolist())):
+                if status != "ok":
+                    continue
+                pos = at[i]
+                unit = units.get(pos)
+                if unit is None:
+                    unit = units[pos] = normalize(books[pos].unit)
+                if normalize(value) != unit:
+                    sheet, cell = split_ref(batch.cell_at(kind, i, field))
+                    book = books[pos]
+                    yield make_finding("X504", columns["_file"][i], sheet, cell, expected=book.unit, actual=value, unit=book.unit,
+                                       field=f"{columns['_table'][i]}:{field}", what=what)
+        if "year" in columns:
+            for i, (status, value) in enumerate(zip(columns["year@status"].tolist(), columns["year"].tolist())):
+                book = books[at[i]]
+                if status == "ok" and book.year is not None and value != book.year:
+                    sheet, cell = split_ref(batch.cell_at(kind, i, "year"))
+                    yield make_finding("X504", columns["_file"][i], sheet, cell, expected=str(book.year), actual=str(int(value)),
+                                       unit=book.unit, field=f"{columns['_table'][i]}:year", what=Bi("年度", "The year"))
