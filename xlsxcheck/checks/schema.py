@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
 from ..catalog import Bi, load_catalog, make_finding
@@ -54,27 +55,48 @@ def _score_schema():
 
 
 @functools.cache
-def _required_schema(fields: tuple[str, ...]):
+def _required_schema():
     import pandera.pandas as pa
 
-    columns = {
-        f"{f}@status": pa.Column(None, pa.Check(lambda s: s != "blank", name="R014"), nullable=True, required=False)
-        for f in fields
-    }
-    return pa.DataFrameSchema(columns)
+    return pa.DataFrameSchema({"status": pa.Column(None, pa.Check(lambda s: s != "blank", name="R014"), nullable=True)})
 
 
-def _weighted(frame: pd.DataFrame) -> pd.DataFrame:
-    """Indicators (or scored rows) that carry a weight, as a frame the required-cell schema
-    reads: the status of each part under "<part>@status"."""
-    if frame.empty:
-        return frame
-    rows = frame[(frame["weight@status"] == "ok") & (pd.to_numeric(frame["weight"], errors="coerce") > 0)]
-    extra = {}
-    if "actual.status" in rows:
-        # a template without an 实际完成值 column is not asked for one
-        extra["actual@status"] = rows["actual.status"].where(~rows["actual@cell"].str.endswith("!"), None)
-    return rows.assign(**extra)
+def _weighted(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of the indicators (or scored rows) that carry a weight (分值 > 0)."""
+    weight = pd.to_numeric(frame["weight"], errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero((frame["weight@status"].to_numpy() == "ok") & (weight > 0))
+
+
+def _required_cells(batch) -> tuple[pd.DataFrame, list[tuple[str, str, pd.DataFrame, np.ndarray]]]:
+    """The status of every cell R014 requires, as one column (one pandera check for all,
+    not one per table kind and field: each costs about a millisecond), and the segments it
+    is made of: (kind, field, frame, the frame's rows), in the order of the catalog."""
+    parts, segments = [], []
+    for kind, fields in load_catalog()["R014"].required.items():
+        if kind in ("indicator", "scored"):
+            frame = batch.indicators if kind == "indicator" else batch.scored
+            if frame.empty:
+                continue
+            rows = _weighted(frame)
+        else:
+            frame = batch.tables.get(kind)
+            if frame is None or frame.empty:
+                continue
+            rows = np.arange(len(frame))
+        for field in fields:
+            if kind == "indicator" and field == "actual":
+                # a template without an 实际完成值 column is not asked for one
+                cells = frame["actual@cell"].to_numpy()[rows]
+                status = np.array([None if c.endswith("!") else s for c, s in zip(cells, frame["actual.status"].to_numpy()[rows])], object)
+            elif f"{field}@status" in frame:
+                status = frame[f"{field}@status"].to_numpy()[rows]
+            else:
+                continue
+            parts.append(status)
+            segments.append((kind, field, frame, rows))
+    column = np.concatenate(parts) if parts else np.empty(0, object)
+    return pd.DataFrame({"status": column.astype(object)}), segments
 
 
 def check(ctx) -> Iterator[Finding]:
@@ -89,22 +111,23 @@ def check(ctx) -> Iterator[Finding]:
                 "S201", row["_file"], sheet, cell, expected=fmt(row["weight"]), actual=row["score@raw"],
                 unit=row["_unit"], field=f"{row['_table']}:{row['label']}", label=row["label"],
             )
-    required = load_catalog()["R014"].required
-    for kind, fields in required.items():
-        frame = _weighted(batch.indicators if kind == "indicator" else batch.scored) if kind in ("indicator", "scored") else batch.tables.get(kind)
-        if frame is None or frame.empty:
-            continue
-        cases = _failures(_required_schema(tuple(fields)), frame, [f"{f}@status" for f in fields])
-        for _, case in cases.iterrows():
-            field = case["column"].removesuffix("@status")
-            row = frame.loc[int(case["index"])]
-            sheet, cell = split_ref(row[f"{field}@cell"] if kind in ("indicator", "scored") else batch.cell(row, field))
-            zh, en = FIELD_LABELS.get(field, (field, field))
-            table = Bi(row["_name_zh"], row["_name_en"]) if kind not in ("indicator", "scored") else Bi(*KIND_NAMES[row["_kind"]])
-            if kind in ("indicator", "scored"):
-                name = row["label"] if kind == "scored" else row["level3"] or row["level2"]
-                zh, en = f"{name} {zh}", f"{name}: {en}"
-            yield make_finding(
-                "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
-                field=f"{row['_table']}:{field}", label=Bi(zh, en), table=table,
-            )
+    cells, segments = _required_cells(batch)
+    if cells.empty:
+        return
+    cases = _failures(_required_schema(), cells, ["status"])
+    starts = np.cumsum([0] + [len(rows) for *_, rows in segments])
+    for index in sorted(set(cases["index"].dropna().astype(int))):
+        s = int(np.searchsorted(starts, index, side="right")) - 1
+        kind, field, frame, rows = segments[s]
+        i = int(rows[index - starts[s]])
+        row = frame.iloc[i]
+        sheet, cell = split_ref(row[f"{field}@cell"] if kind in ("indicator", "scored") else batch.cell_at(kind, i, field))
+        zh, en = FIELD_LABELS.get(field, (field, field))
+        table = Bi(row["_name_zh"], row["_name_en"]) if kind not in ("indicator", "scored") else Bi(*KIND_NAMES[row["_kind"]])
+        if kind in ("indicator", "scored"):
+            name = row["label"] if kind == "scored" else row["level3"] or row["level2"]
+            zh, en = f"{name} {zh}", f"{name}: {en}"
+        yield make_finding(
+            "R014", row["_file"], sheet, cell, expected="", actual="", unit=row["_unit"],
+            field=f"{row['_table']}:{field}", label=Bi(zh, en), table=table,
+        )
