@@ -3,6 +3,7 @@ expanded over its `foreach` values and evaluated over whole batch frames at once
 
 from __future__ import annotations
 
+import ast
 import itertools
 from typing import Any, Iterator
 
@@ -49,6 +50,9 @@ def run_declarative(ctx) -> Iterator[Finding]:
 def _evaluate(rule: Rule, kind: str, fields: Fields, binding, batch) -> Iterator[Finding]:
     columns = fields.columns
     tree = parse_expression(fill(rule.assertion, binding))
+    left = tree.body.left
+    if isinstance(left, (ast.Name, ast.Attribute)) and field_names(left)[0] not in columns:
+        return  # a part no table of this kind has is never itself checked (expr._field)
     applies, ok, left, right = compare(tree, fields, rule.blank_left_as_zero)
     for needed in fill(rule.when, binding).split():
         # The rule needs a part of the table that was read (not one missing from it).

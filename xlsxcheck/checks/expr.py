@@ -138,7 +138,8 @@ def _field(columns: pd.DataFrame | dict[str, np.ndarray], n: int, name: str) -> 
         return Interval(zero, zero.copy(), np.ones(n, bool), np.ones(n, bool), np.ones(n, bool))
     status = np.asarray(columns[f"{name}@status"], dtype=object)
     value = _numbers(columns[name])
-    tol = np.nan_to_num(_numbers(columns[f"{name}@tol"]))
+    tol = _numbers(columns[f"{name}@tol"])
+    tol = np.where(np.isnan(tol), 0.0, tol)  # a tolerance is finite where it is known
     absent = pd.isna(status)
     blank = (status == "blank") | absent
     known = (status == "ok") | blank
