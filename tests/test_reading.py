@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,82 @@ def test_refuses_to_write_over_an_input_by_another_name(tmp_path, how):
     res = CliRunner().invoke(cli, ["check", str(folder), "--format", "json", "-o", str(target)])
     assert res.exit_code == 2 and "拒绝覆盖" in res.output, res.output
     assert source.read_bytes() == before
+
+
+def _rezip(src: Path, dst: Path, compression: int = zipfile.ZIP_DEFLATED, transform=None) -> None:
+    """``src`` written again member by member, each member's bytes through ``transform(name, data)``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info.filename, transform(info.filename, data) if transform else data, compression)
+
+
+def _patch_entry(data: bytes, name: bytes, header: bytes, at: int, new: bytes) -> bytes:
+    """``data`` with ``new`` written at offset ``at`` of the header (``header``: the local or the
+    central directory signature) that names ``name``."""
+    start = -1
+    while True:
+        start = data.index(header, start + 1)
+        name_at = start + (30 if header == b"PK\x03\x04" else 46)
+        if data[name_at:name_at + len(name)] == name:
+            return data[:start + at] + new + data[start + at + len(new):]
+
+
+@pytest.fixture(scope="module")
+def seed_xlsx() -> Path:
+    return sorted(p for p in SAMPLES.glob("*.xlsx"))[0]
+
+
+def test_stored_members_read_as_deflated_ones_and_are_screened_alike(seed_xlsx, tmp_path):
+    """Members stored without compression are read straight from the archive like deflated
+    ones: the same grids, and a DTD in a stored sheet still refused."""
+    from xlsxcheck.reading import read_grids
+
+    _rezip(seed_xlsx, tmp_path / "stored.xlsx", zipfile.ZIP_STORED)
+    deflated, _ = read_grids(seed_xlsx, "a.xlsx")
+    stored, findings = read_grids(tmp_path / "stored.xlsx", "b.xlsx")
+    assert not findings and [(g.name, g.cells) for g in stored] == [(g.name, g.cells) for g in deflated]
+    dtd = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
+    _rezip(seed_xlsx, tmp_path / "dtd.xlsx", zipfile.ZIP_STORED,
+           lambda name, data: dtd + data if name == "xl/worksheets/sheet2.xml" else data)
+    _, findings = read_grids(tmp_path / "dtd.xlsx", "dtd.xlsx")
+    assert [f.code for f in findings] == ["R010"] and "xl/worksheets/sheet2.xml" in findings[0].message
+
+
+@pytest.mark.parametrize("damage", ["crc", "local name"])
+def test_a_damaged_member_is_reported_by_the_screening_as_zip_damage(seed_xlsx, tmp_path, damage):
+    """A sheet whose bytes do not match the directory's CRC, or whose local header names
+    another part, is what zipfile calls a bad zip: R001 from the screening (not whatever
+    calamine makes of it), however the member is read."""
+    from xlsxcheck.reading import read_grids
+
+    data = seed_xlsx.read_bytes()
+    name = b"xl/worksheets/sheet1.xml"
+    if damage == "crc":
+        data = _patch_entry(data, name, b"PK\x01\x02", 16, b"\0\0\0\0")
+    else:
+        data = _patch_entry(data, name, b"PK\x03\x04", 30, b"XL")
+    (tmp_path / "damaged.xlsx").write_bytes(data)
+    grids, findings = read_grids(tmp_path / "damaged.xlsx", "damaged.xlsx")
+    assert not grids and [f.code for f in findings] == ["R001"]
+    assert "zip 文件已损坏或不完整" in findings[0].message
+
+
+def test_shared_strings_beyond_the_first_64_kib_are_bounded_by_their_declared_count(tmp_path):
+    """Only the head of a large sharedStrings part is read for its declared count: a part of
+    several hundred KiB that declares more strings than it has bytes is refused (R001), and
+    one that declares what it holds reads."""
+    from corpus import _workbook
+
+    from xlsxcheck.reading import read_grids
+
+    table = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row></sheetData>'
+    filler = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(12_000))  # ~380 KB that deflate cannot shrink 200x
+    for name, count in (("big.xlsx", 2), ("lying.xlsx", 100_000_000)):
+        sst = (f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="{count}">'
+               f"<si><t>表格</t></si><si><t>{filler}</t></si></sst>")
+        _workbook(tmp_path / name, {"sheet1.xml": table}, shared=sst)
+    grids, findings = read_grids(tmp_path / "big.xlsx", "big.xlsx")
+    assert not findings and grids[0].cells[(0, 0)] == "表格"
+    grids, findings = read_grids(tmp_path / "lying.xlsx", "lying.xlsx")
+    assert not grids and [f.code for f in findings] == ["R001"] and "100000000" in findings[0].message
