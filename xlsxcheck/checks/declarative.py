@@ -70,14 +70,15 @@ def _evaluate(rule: Rule, kind: str, fields: Fields, binding, batch) -> Iterator
     others = [f for f in field_names(tree) if f != at]
     params_static: dict[str, Any] = {k: Bi(v[1], v[2]) for k, v in binding.items()}
     at_status = columns.get(f"{at}@status")
+    left_mid, right_mid, spread = left.mid, right.mid, right.half + left.half  # whole columns: once, not per finding
     for i in np.flatnonzero(bad):
         sheet, cell = split_ref(batch.cell_at(kind, i, at))
         refs = [batch.cell_at(kind, i, f) for f in others]
         blank = at_status is not None and at_status[i] == "blank"
-        actual = batch.raw_at(kind, i, at) or (fmt(left.mid[i], is_rate) if not blank else "")
+        actual = batch.raw_at(kind, i, at) or (fmt(left_mid[i], is_rate) if not blank else "")
         shown_actual = actual or Bi("（空）", "(blank)")
-        expected = fmt(right.mid[i], is_rate)
-        tolerance = fmt(right.half[i] + left.half[i], is_rate, digits=3)
+        expected = fmt(right_mid[i], is_rate)
+        tolerance = fmt(spread[i], is_rate, digits=3)
         hint_text = Bi(rule.hint["zh"], rule.hint["en"]) if hint[i] else ""
         yield make_finding(
             rule.code, columns["_file"][i], sheet or columns["_sheet"][i], cell,
