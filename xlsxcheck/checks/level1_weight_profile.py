@@ -6,6 +6,7 @@ the budget-execution weight when every profile sets the same one (10 in all know
 import math
 
 import numpy as np
+import pandas as pd
 
 from ..catalog import Bi, make_finding
 from .common import fmt, split_ref
@@ -18,21 +19,23 @@ def check(ctx):
     judged = [b.profile_source != "default" for b in batch.books]  # its profile was detected or forced
     ind = batch.indicators
     if not ind.empty:
-        col = {name: ind[name].to_numpy().tolist() for name in ("_book", "level1_key", "level1_weight", "_table", "level1@cell")}
-        seen = set()
-        for j, (pos, key, weight, table, l1cell) in enumerate(zip(*col.values())):
-            if weight != weight or key == "" or (pos, table, l1cell) in seen:  # each level-1 block once
-                continue
-            seen.add((pos, table, l1cell))
-            p = batch.profiles[pos]
-            if not judged[pos] or not p.level1:  # a profile may leave them free
-                continue
-            want = p.level1.get(key, math.nan)
-            if abs(want - weight) < 1e-6:
-                continue
+        weights = ind["level1_weight"].to_numpy(float)
+        keyed = np.flatnonzero(~np.isnan(weights) & (ind["level1_key"].to_numpy() != ""))
+        # each level-1 block once: the first row of each (book, table, level-1 cell)
+        block = ind["_book"].to_numpy()[keyed].astype(np.int64)
+        for name in ("_table", "level1@cell"):
+            codes, uniques = pd.factorize(ind[name].to_numpy()[keyed])
+            block = block * len(uniques) + codes
+        firsts = keyed[np.unique(pd.factorize(block)[0], return_index=True)[1]]
+        profiles = [batch.profiles[pos] for pos in ind["_book"].to_numpy()[firsts].tolist()]
+        want = np.array([p.level1.get(key, math.nan) for p, key in zip(profiles, ind["level1_key"].to_numpy()[firsts].tolist())], float)
+        judged_here = np.array([judged[pos] for pos in ind["_book"].to_numpy()[firsts].tolist()], bool) & \
+            np.array([bool(p.level1) for p in profiles], bool)  # a profile may leave them free
+        for k in np.flatnonzero(judged_here & ~(np.abs(want - weights[firsts]) < 1e-6)):
+            j, p, want_k = firsts[k], profiles[k], float(want[k])
             r = ind.iloc[j]
             sheet, cell = split_ref(r["level1@cell"])
-            yield make_finding("S203", r["_file"], sheet, cell, expected=fmt(want) if not math.isnan(want) else Bi("（无此一级指标）", "(no such block)"),
+            yield make_finding("S203", r["_file"], sheet, cell, expected=fmt(want_k) if not math.isnan(want_k) else Bi("（无此一级指标）", "(no such block)"),
                                actual=fmt(r["level1_weight"]), unit=r["_unit"], field=f"{r['_table']}:{r['level1']}",
                                label=r["level1"], profile=Bi(p.name_zh, p.name_en))
     same_everywhere = len({p.funds_weight for p in ctx.profiles}) == 1

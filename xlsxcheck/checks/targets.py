@@ -31,15 +31,17 @@ def unmet(ctx) -> np.ndarray:
     # level-3 (or level-2) label, as the workbook's profile says; "at least" otherwise.
     written = ind["target.cmp"].to_numpy(object)
     bare = np.flatnonzero(pd.isna(written))
-    rules: dict[str, tuple] = {}
-    for p in ctx.batch.profiles:
-        if p.id not in rules:
-            rules[p.id] = (frozenset(p.at_most_level1), re.compile("|".join(map(re.escape, p.at_most_keywords)) or "$^"))
-    of_book = [rules[p.id] for p in ctx.batch.profiles]
     at_most = np.zeros(len(ind), bool)
-    at_most[bare] = [key in level1 or words.search(l3 + l2) is not None for (level1, words), key, l3, l2 in zip(
-        [of_book[b] for b in ind["_book"].to_numpy()[bare]], ind["level1_key"].to_numpy()[bare],
-        ind["level3"].to_numpy()[bare], ind["level2"].to_numpy()[bare])]
+    if len(bare):
+        profile_of = np.array([p.id for p in ctx.batch.profiles], object)[ind["_book"].to_numpy()[bare]]
+        keys = ind["level1_key"].to_numpy()[bare]
+        labels = ind["level3"].to_numpy()[bare] + ind["level2"].to_numpy()[bare]
+        for p in {p.id: p for p in ctx.batch.profiles}.values():  # a handful of profiles, not one pass per workbook
+            mine = profile_of == p.id
+            words = re.compile("|".join(map(re.escape, p.at_most_keywords)) or "$^")
+            codes, texts = pd.factorize(labels[mine])  # each distinct label searched once
+            said = np.array([words.search(text) is not None for text in texts], bool)
+            at_most[bare[mine]] = np.isin(keys[mine], list(p.at_most_level1)) | said[codes]
     t, a = ind["target.num"].to_numpy(float), ind["actual.num"].to_numpy(float)
     tu = np.array([u or "" for u in ind["target.unit"].to_numpy()], object)
     au = np.array([u or "" for u in ind["actual.unit"].to_numpy()], object)
