@@ -354,3 +354,41 @@ def test_shared_strings_beyond_the_first_64_kib_are_bounded_by_their_declared_co
     assert not findings and grids[0].cells[(0, 0)] == "表格"
     grids, findings = read_grids(tmp_path / "lying.xlsx", "lying.xlsx")
     assert not grids and [f.code for f in findings] == ["R001"] and "100000000" in findings[0].message
+
+
+def test_members_read_from_the_archive_bytes_as_zipfile_reads_them(seed_xlsx):
+    """The screening's member reader against zipfile's own, on archives with bytes changed in
+    their headers and data (sizes, offsets, names, flags, CRCs, compressed bytes): the same
+    bytes or the same exception, whole and as a 64 KiB head."""
+    import io
+    import random
+
+    from xlsxcheck.reading import _Members
+
+    def outcome(read):
+        try:
+            return read()
+        except Exception as exc:  # noqa: BLE001 - the kind of failure is what is compared
+            return type(exc)
+
+    good = seed_xlsx.read_bytes()
+    headers = [i for i in range(len(good) - 4) if good[i:i + 2] == b"PK" and good[i + 2] in (1, 3)]
+    rng = random.Random(17)
+    compared = 0
+    for _ in range(300):
+        data = bytearray(good)
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.choice(headers) + rng.randrange(46) if rng.random() < 0.7 else rng.randrange(len(data))
+            data[at] = rng.randrange(256)
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
+        except Exception:  # noqa: BLE001 - a broken directory never reaches the member reader
+            continue
+        members = _Members(zf, bytes(data))
+        for info in zf.infolist():
+            for limit in (None, 1 << 16, 100):
+                ours = outcome(lambda: members.read(info, limit))
+                theirs = outcome(lambda: zf.read(info) if limit is None else zf.open(info).read(limit))
+                assert ours == theirs, (info.filename, limit)
+                compared += 1
+    assert compared > 1000

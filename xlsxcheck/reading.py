@@ -403,8 +403,8 @@ class _Members:
         self.ends = dict(zip(starts, starts[1:] + [zf.start_dir])) if len(set(starts)) == len(starts) else {}
 
     def read(self, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
-        """The member's bytes, or its first ``limit`` bytes (zipfile checks the CRC only of a
-        member read to its end, and so does this)."""
+        """The member's bytes, or its first ``limit`` bytes (a member within ``limit`` is read
+        whole, CRC checked, as zipfile does; a longer one's head is left to zipfile)."""
         out = self._inflate(info, limit)
         if out is not None:
             return out
@@ -415,6 +415,8 @@ class _Members:
 
     def _inflate(self, info: zipfile.ZipInfo, limit: int | None) -> bytes | None:
         end = self.ends.get(info.header_offset)
+        if limit is not None and info.file_size > limit:
+            return None  # zipfile inflates a head in its own chunks (and may fail on a later one)
         if end is None or info.flag_bits & 0x61 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return None  # encrypted, patched or strongly encrypted, or another method
         data, start = self.data, info.header_offset
@@ -432,19 +434,22 @@ class _Members:
             return None
         if name != info.orig_filename:
             return None
-        whole = limit is None or info.file_size <= limit
-        size = info.file_size if whole else limit
+        size = info.file_size
         packed = data[body:body + info.compress_size]
         if info.compress_type == zipfile.ZIP_STORED:
-            if info.compress_size != info.file_size:
+            if info.compress_size != size:
                 return None
-            out = packed[:size]
+            out = packed
         else:
+            # zipfile inflates the whole stream at once: the stream must end with the member
+            inflater = zlib.decompressobj(-15)
             try:
-                out = zlib.decompressobj(-15).decompress(packed, size) if size else b""
+                out = inflater.decompress(packed, size + 1)
             except zlib.error:
                 return None
-        if len(out) != size or (whole and zlib.crc32(out) != info.CRC):
+            if not inflater.eof:
+                return None
+        if len(out) != size or zlib.crc32(out) != info.CRC:
             return None
         return out
 
