@@ -414,9 +414,9 @@ class _Members:
             return fh.read(limit)
 
     def _inflate(self, info: zipfile.ZipInfo, limit: int | None) -> bytes | None:
-        end = self.ends.get(info.header_offset)
         if limit is not None and info.file_size > limit:
             return None  # zipfile inflates a head in its own chunks (and may fail on a later one)
+        end = self.ends.get(info.header_offset)
         if end is None or info.flag_bits & 0x61 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return None  # encrypted, patched or strongly encrypted, or another method
         data, start = self.data, info.header_offset

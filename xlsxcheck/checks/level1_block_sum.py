@@ -39,7 +39,8 @@ def check(ctx):
         key = key * len(uniques) + codes
     block, _ = pd.factorize(key)
     blocks = block.max() + 1
-    weight = np.nan_to_num(ind["weight"].to_numpy(float)[keyed])
+    weight = ind["weight"].to_numpy(float)[keyed]
+    weight = np.where(np.isnan(weight), 0.0, weight)  # a blank weight adds nothing
     # A block with an unreadable weight is left to R007, which says which cell to fix; a
     # template without a 分值 column (weights only in the labels) has nothing to add up.
     unreadable = np.bincount(block, col["weight@status"] == "invalid", blocks) > 0
