@@ -387,46 +387,68 @@ def test_rollup_rows_are_kept_only_when_the_rollup_asks(bureau, tmp_path):
 
 
 def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
-    """The rollup's leaner writer for string and number cells (rollup._worksheet_class) must
-    write exactly the XML of XlsxWriter's own, for every kind of cell it takes or passes on."""
+    """The rollup's leaner writer (rollup._worksheet_class: rows made into XML when stored) must
+    write exactly what XlsxWriter's own writes, for every kind of cell it takes or passes on,
+    cells written into a row after it was stored, row heights, and charts over stored rows."""
     import xlsxwriter
 
     from xlsxcheck.rollup import _worksheet_class
 
-    assert _worksheet_class() is not xlsxwriter.worksheet.Worksheet  # the lean writer is in use
+    lean_class = _worksheet_class()
+    assert lean_class is not xlsxwriter.worksheet.Worksheet and "made_rows" in vars(lean_class())  # the lean writer is in use
     parts = []
-    for cls in (None, _worksheet_class()):
-        path = tmp_path / f"{'plain' if cls is None else 'lean'}.xlsx"
+    for lean in (False, True):
+        path = tmp_path / f"{'lean' if lean else 'plain'}.xlsx"
         wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "nan_inf_to_errors": True})
-        ws = wb.add_worksheet("s", worksheet_class=cls)
+        ws = wb.add_worksheet("s", worksheet_class=lean_class if lean else None)
         fmt, rate = wb.add_format({"text_wrap": True}), wb.add_format({"num_format": "0.00%"})
+        same = wb.add_format({"text_wrap": True})  # the same properties as fmt: numbered as fmt
+        lean_class.fix_formats([fmt, rate, same])
+        late = wb.add_format({"bold": True})  # not numbered up front: XlsxWriter numbers it as it writes
+
+        def put(r, cells, height=None):
+            if lean:
+                ws.put_row(r, cells, height)
+                return
+            if height:
+                ws.set_row(r, height)
+            for col, v, f in cells:
+                (ws.write_string if isinstance(v, str) else ws.write_number)(r, col, v, f)
+
         ws.set_column(2, 2, 10, rate)
-        for r in range(40):  # more than two blocks of 16 rows (spans)
+        for r in range(60):  # several blocks of 16 rows (spans)
             if r % 7 == 3:
                 continue  # an empty row
-            ws.write_string(r, r % 3, f"单位<&>{r}", fmt)
-            ws.write_number(r, 4, 1234.5 + r / 3, rate)
-            ws.write_number(r, 2 if r % 3 else 5, 0.25)  # column format only
-            # A row stored in one call, with what needs XlsxWriter's own handling: a string over
-            # its limit (truncated), NaN and infinity (error formulas), a bool.
-            row = [(11, f"项目{r}", fmt), (12, r * 1e9 + 0.1, rate), (13, "长" * 40000, fmt),
-                   (14, math.nan, rate), (15, -math.inf, rate), (16, True, fmt), (17, 5, fmt)][: 1 + r % 7]
-            if cls is None:
-                for col, v, f in row:
-                    (ws.write_string if isinstance(v, str) else ws.write_number)(r, col, v, f)
-            else:
-                ws.put_row(r, row)
-            ws.write_string(r, 6, "=not a formula")
-            ws.write_formula(r, 7, f"=B{r + 1}*2", rate, 2469 + r)
+            row = [(11, f"项目{r}", fmt), (12, r * 1e9 + 0.1, rate), (13, 1e300 / (r + 1), same), (14, f"单位<&>{r % 4}", fmt),
+                   (15, -7, rate), (16, "\x01 控制字符", fmt)][: 1 + r % 6]
+            if r % 9 == 1:  # what needs XlsxWriter's own handling: a long string, NaN, infinity, a bool, a late format
+                row.append([(17, "长" * 40000, fmt), (17, math.nan, rate), (17, -math.inf, rate), (17, True, fmt), (17, 5, late)][r % 5])
+            if r % 11 == 2:
+                ws.write_string(r, 1, "先写", fmt)  # a row with cells already: stored cell by cell
+            if r % 13 == 4:
+                row.reverse()  # columns out of order: cell by cell
+            put(r, row, 30 + r % 3 if r % 4 == 0 else None)
+            if r % 5 == 0:  # written after the row was stored: before, inside (over a stored cell) and after its cells
+                ws.write_string(r, 6, "=not a formula")
+                ws.write_formula(r, 7, f"=B{r + 1}*2", rate, 2469 + r)
+                ws.write_number(r, 11, 99, rate)
+                ws.write_url(r, 20, "external:../批注/a.xlsx#'Sheet 1'!A1", string="批注副本")
         ws.set_row(5, 40)  # a taller row with cells
-        ws.set_row(10, 30)  # and one without
-        ws.merge_range(20, 8, 20, 10, "合并", fmt)
-        ws.write_url(22, 9, "external:../批注/a.xlsx#'Sheet 1'!A1", string="批注副本")
-        ws.write_blank(24, 3, None, fmt)
+        ws.set_row(8, 20)  # set after a stored row's own height: this one counts
+        ws.set_row(10, 30)  # and one without cells
+        ws.merge_range(61, 8, 61, 10, "合并", fmt)
+        ws.write_blank(62, 3, None, fmt)
+        put(63, [])
+        chart = wb.add_chart({"type": "column"})  # cached categories and values read from stored rows
+        chart.add_series({"categories": ["s", 0, 11, 20, 11], "values": ["s", 0, 12, 20, 12]})
+        chart.add_series({"categories": ["s", 0, 14, 9, 14], "values": ["s", 0, 13, 9, 13]})
+        ws.insert_chart("W2", chart)
         wb.close()
         with zipfile.ZipFile(path) as z:
-            parts.append((z.read("xl/worksheets/sheet1.xml"), z.read("xl/sharedStrings.xml")))
-    assert parts[0] == parts[1]
+            parts.append({n: z.read(n) for n in z.namelist() if n.startswith("xl/") and not n.startswith("xl/theme")})
+    assert parts[0].keys() == parts[1].keys()
+    for name in parts[0]:
+        assert parts[0][name] == parts[1][name], name
 
 
 def test_every_indicator_names_its_source_cell(tmp_path):

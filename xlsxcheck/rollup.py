@@ -173,58 +173,125 @@ def _pinyin(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def _worksheet_class():
-    """XlsxWriter's worksheet with a leaner path for the cells a rollup holds by the hundred
-    thousand: a shared string or a finite number with its own format, row after row.
-    XlsxWriter's general path spends most of the rollup's time on per-cell argument checks,
-    on building and escaping attributes that need no escaping here, and on testing every
-    column of every row; this one stores a row's cells in one call (``put_row``) and writes
-    each row's XML in one piece. The XML is XlsxWriter's own byte for byte
-    (tests/test_rollup.py compares the two). Any other cell, a sheet with comments, the
-    constant-memory mode, or an XlsxWriter whose cell records differ goes through
-    XlsxWriter's own code (these are private methods: pyproject.toml bounds the version)."""
+    """XlsxWriter's worksheet with a leaner path for the rows a rollup holds by the ten
+    thousand: shared strings and finite numbers, each with its own format. XlsxWriter keeps a
+    record per cell and writes each with per-cell argument checks, attribute escaping and a test
+    of every column of every row; this one makes a row's XML when the row is stored
+    (``put_row``: the cell formats are numbered up front, ``fix_formats``) and writes it in one
+    piece at the end. The XML is XlsxWriter's own byte for byte (tests/test_rollup.py compares
+    the two). Any other cell, a cell written into a row after ``put_row``, a sheet with comments,
+    the constant-memory mode, or an XlsxWriter whose internals differ goes through XlsxWriter's
+    own code (these are private methods: pyproject.toml bounds the version)."""
     from xlsxwriter.worksheet import Worksheet
 
     class PlainWorksheet(Worksheet):
-        def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
-            """Store a row of (column, value, format), columns ascending: strings and numbers."""
+        @staticmethod
+        def fix_formats(formats) -> None:
+            """Number the cell formats up front (only the lean writer needs it)."""
+
+        def put_row(self, row: int, cells: list[tuple[int, Any, Any]], height: float | None = None) -> None:
+            """Store a row of (column, value, format), columns ascending: strings and numbers;
+            ``height`` in points, as set_row takes it."""
+            if height:
+                self.set_row(row, height)
             for col, v, fmt in cells:
                 (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
 
     try:
+        from xlsxwriter.sharedstrings import SharedStringTable
         from xlsxwriter.utility import xl_col_to_name
-        from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple
+
+        if not {"string_table", "unique_count", "count"} <= vars(SharedStringTable()).keys() or not all(
+                hasattr(Worksheet, m) for m in ("_write_rows", "_write_row", "_write_empty_row", "_write_cell", "_check_dimensions")):
+            return PlainWorksheet
     except ImportError:
         return PlainWorksheet
 
     class RollupWorksheet(PlainWorksheet):
-        def put_row(self, row: int, cells: list[tuple[int, Any, Any]]) -> None:
-            if self.constant_memory or not cells:
-                return super().put_row(row, cells)
-            if self._check_dimensions(row, cells[0][0]) or self._check_dimensions(row, cells[-1][0]):
-                return
-            stored, index = self.table[row], self.str_table._get_shared_string_index
+        def __init__(self) -> None:
+            super().__init__()
+            self.made_rows: dict[int, tuple[list[int], list[str], int | None]] = {}  # row: columns, cells' XML, height in pixels
+            self.xf: dict[Any, int | None] = {}  # a format's fixed index (formats hash by identity)
+            self.letters: list[str] = []
+
+        @staticmethod
+        def fix_formats(formats) -> None:
+            # XlsxWriter numbers a format when it first writes it; numbered in creation order
+            # instead, a row's XML can be made when it is stored (the numbers only order styles.xml).
+            for fmt in formats:
+                fmt._get_xf_index()
+
+        def put_row(self, row: int, cells: list[tuple[int, Any, Any]], height: float | None = None) -> None:
+            made = self.made_rows
+            if self.constant_memory or not cells or row in made or self.table.get(row) or (height and row in self.row_info):
+                return super().put_row(row, cells, height)
+            xf, letters, sst = self.xf, self.letters, self.str_table
+            strings, index, n = 0, sst.string_table, str(row + 1)
+            cols, parts, last = [], [], -1
             for col, v, fmt in cells:
-                if v.__class__ is str:
-                    if len(v) < 16384:  # longer ones may need XlsxWriter's truncation
-                        stored[col] = CellStringTuple(index(v), fmt)
-                    else:
-                        self.write_string(row, col, v, fmt)
-                elif -1e308 < v < 1e308:  # not NaN nor infinite (those become error formulas)
-                    stored[col] = CellNumberTuple(v, fmt)
+                s = xf.get(fmt, -1)
+                if s == -1:  # indexed without numbering anything that was not numbered already
+                    s = xf[fmt] = fmt.xf_format_indices.get(fmt._get_format_key())
+                if s is None or col <= last:
+                    return super().put_row(row, cells, height)
+                while col >= len(letters):
+                    letters.append(xl_col_to_name(len(letters)))
+                if v.__class__ is str and len(v) < 16384:  # longer ones may need XlsxWriter's truncation
+                    i = index.get(v)
+                    if i is None:  # as XlsxWriter would add it (a fallback below finds it there)
+                        i = index[v] = sst.unique_count
+                        sst.unique_count += 1
+                    strings += 1
+                    parts.append(f'<c r="{letters[col]}{n}" s="{s}" t="s"><v>{i}</v></c>')
+                elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:  # NaN, infinity: error formulas
+                    parts.append(f'<c r="{letters[col]}{n}" s="{s}"><v>{v:.16G}</v></c>')
                 else:
-                    self.write_number(row, col, v, fmt)
+                    return super().put_row(row, cells, height)
+                cols.append(col)
+                last = col
+            if self._check_dimensions(row, cols[0]) or self._check_dimensions(row, last):
+                return
+            pixels = None
+            if height:  # as set_row stores it
+                self._check_dimensions(row, self.dim_colmin, ignore_col=True)
+                pixels = int(height * 4.0 / 3.0 + 0.5)
+                self.row_sizes[row] = [pixels, False]
+            sst.count += strings
+            made[row] = cols, parts, pixels
+
+        def _get_range_data(self, row_start, col_start, row_end, col_end):
+            # A chart's cached data, read back from the XML of the rows stored by put_row.
+            made = self.made_rows
+            if not any(r in made for r in range(row_start, row_end + 1)):
+                return super()._get_range_data(row_start, col_start, row_end, col_end)
+            data = []
+            for row_num in range(row_start, row_end + 1):
+                own, cells = made.get(row_num), self.table.get(row_num) or {}
+                if own is None:
+                    data += super()._get_range_data(row_num, col_start, row_num, col_end)
+                    continue
+                stored = dict(zip(*own[:2]))
+                for col_num in range(col_start, col_end + 1):
+                    xml = stored.get(col_num)
+                    if col_num in cells or xml is None:
+                        data += super()._get_range_data(row_num, col_num, row_num, col_num) if col_num in cells else [None]
+                    else:
+                        v = xml[xml.index("<v>") + 3:-8]
+                        data.append(self.str_table._get_shared_string(int(v)) if 't="s"' in xml else v.replace("E", "e"))
+            return data
 
         def _calculate_spans(self) -> None:
             # The same spans (columns used in each block of 16 rows), from each row's own
             # columns instead of a test of every column of every row.
             if self.comments:
                 return super()._calculate_spans()
-            spans, table, lo, hi = {}, self.table, None, None
+            spans, table, made, lo, hi = {}, self.table, self.made_rows, None, None
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-                cells = table.get(row_num)
-                if cells:
-                    a, b = min(cells), max(cells)
-                    lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+                own = made.get(row_num)
+                for used in (table.get(row_num), own[0] if own else None):
+                    if used:
+                        a, b = min(used), max(used)
+                        lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
                 if (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax:
                     if lo is not None:
                         spans[row_num // 16] = f"{lo + 1}:{hi + 1}"
@@ -235,33 +302,38 @@ def _worksheet_class():
             if self.comments or self.constant_memory:
                 return super()._write_rows()
             self._calculate_spans()
-            table, info, spans, fh = self.table, self.row_info, self.row_spans, self.fh
-            letters = [xl_col_to_name(c) for c in range((self.dim_colmax or 0) + 1)]
-            xf = {}  # a format's index (formats hash by identity)
+            table, info, spans, made, fh = self.table, self.row_info, self.row_spans, self.made_rows, self.fh
+            # XlsxWriter's row element, made here when the row has no other properties.
+            plain_tag = self.default_row_height == self.original_row_height and self.excel_version != 2010
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-                cells = table.get(row_num)
+                cells, own = table.get(row_num), made.get(row_num)
+                span = spans.get(row_num // 16)
+                if own is not None and own[2] and row_num not in info and not (plain_tag and not cells):
+                    self.set_row_pixels(row_num, own[2])  # XlsxWriter writes this row's element
+                if own is not None and not cells:
+                    if row_num in info:
+                        self._write_row(row_num, span, info[row_num])
+                        fh.write("".join(own[1]) + "</row>")
+                    else:
+                        tag = f'<row r="{row_num + 1}" spans="{span}"' if span else f'<row r="{row_num + 1}"'
+                        height = f' ht="{own[2] * 0.75:.16g}" customHeight="1">' if own[2] else ">"
+                        fh.write(tag + height + "".join(own[1]) + "</row>")
+                    continue
                 if not cells:
                     if row_num in info:
-                        self._write_empty_row(row_num, spans.get(row_num // 16), info[row_num])
+                        self._write_empty_row(row_num, span, info[row_num])
                     continue
-                self._write_row(row_num, spans.get(row_num // 16), info.get(row_num))
-                n, parts = str(row_num + 1), []
-                for col_num in sorted(cells):
-                    cell = cells[col_num]
-                    fmt, kind = cell.format, cell.__class__
-                    if fmt is not None and (kind is CellStringTuple or kind is CellNumberTuple):
-                        s = xf.get(fmt)
-                        if s is None:
-                            s = xf[fmt] = fmt._get_xf_index()
-                        if kind is CellStringTuple:
-                            parts.append(f'<c r="{letters[col_num]}{n}" s="{s}" t="s"><v>{cell.string}</v></c>')
+                self._write_row(row_num, span, info.get(row_num))
+                if own is None:
+                    for col_num in sorted(cells):
+                        self._write_cell(row_num, col_num, cells[col_num])
+                else:  # cells written after put_row: in column order, each one over the row's own
+                    stored = dict(zip(*own[:2]))
+                    for col_num in sorted(stored.keys() | cells.keys()):
+                        if col_num in cells:
+                            self._write_cell(row_num, col_num, cells[col_num])
                         else:
-                            parts.append(f'<c r="{letters[col_num]}{n}" s="{s}"><v>{cell.number:.16G}</v></c>')
-                    else:
-                        fh.write("".join(parts))
-                        parts.clear()
-                        self._write_cell(row_num, col_num, cell)
-                fh.write("".join(parts))
+                            fh.write(stored[col_num])
                 self._xml_end_tag("row")
 
     return RollupWorksheet
@@ -295,6 +367,7 @@ class _Book:
         self.formats["group"] = add({"bold": True})
         self.formats["header"] = add({"bold": True, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter",
                                       "text_wrap": True, "border": 1})
+        _worksheet_class().fix_formats(self.formats.values())
 
     def sheet(self, key: str, cols: list[_Col], groups: list[tuple[str, int, int]] | None = None,
               fit_width: bool = True) -> "_Sheet":
@@ -359,10 +432,7 @@ class _Sheet:
     def write(self, values: list[Any], total: bool = False) -> int:
         """Write a row of values in column order; return its 1-based row number."""
         ws, r, fmts, cols, own = self.ws, self.row, self.book.formats, self.cols, self.fmts
-        height = None if total else _height(values, self.wrapped)
-        if height:
-            ws.set_row(r, height)
-        plain = []  # strings and numbers in their column's format, stored in one call
+        plain, other = [], []  # strings and numbers in their column's format (stored in one call); the rest
         for c, v in enumerate(values):
             cls = v.__class__
             if total:
@@ -375,22 +445,21 @@ class _Sheet:
                     plain.append((c, printable(v), own[c]))  # a file name may hold undecodable bytes
             elif cls is float or cls is int:
                 plain.append((c, v, own[c]))
-            elif v is None:
-                continue
-            else:
-                style = own[c]
-                if cls is Styled:
-                    v, style = v.value, fmts[v.style]
-                    cls = v.__class__
-                if cls is Formula:
-                    ws.write_formula(r, c, v.text, style, v.value)
-                elif cls is Link:
-                    ws.write_url(r, c, printable(v.url), fmts["link"], string=printable(v.text))
-                elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                    ws.write_number(r, c, v, style)
-                elif v is not None and v != "":
-                    ws.write_string(r, c, printable(str(v)), style)
-        ws.put_row(r, plain)
+            elif v is not None:
+                other.append((c, v))
+        ws.put_row(r, plain, None if total else _height(values, self.wrapped))
+        for c, v in other:  # after put_row: a row stored in one call takes them in column order
+            style = own[c]
+            if v.__class__ is Styled:
+                v, style = v.value, fmts[v.style]
+            if v.__class__ is Formula:
+                ws.write_formula(r, c, v.text, style, v.value)
+            elif v.__class__ is Link:
+                ws.write_url(r, c, printable(v.url), fmts["link"], string=printable(v.text))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                ws.write_number(r, c, v, style)
+            elif v is not None and v != "":
+                ws.write_string(r, c, printable(str(v)), style)
         self.row += 1
         return self.row
 
@@ -574,18 +643,15 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
     # The largest sheet (every indicator of every table): written straight to the sheet,
     # strings and numbers only, no per-cell dispatch.
     ws, r, wrapped, fmts = sheet.ws, sheet.row, sheet.wrapped, sheet.fmts
-    put_row, set_row = ws.put_row, ws.set_row
+    put_row = ws.put_row
     overall = _t("overall_table", book.lang)
     for u in counted:
         unit = printable(u.book.unit)  # the cells' own texts come from calamine, always valid Unicode
         for row in u.book.indicator_rows:
             table = row[0]
-            height = _height((unit, *row), wrapped)
-            if height:
-                set_row(r, height)
             cells = [(0, unit, fmts[0]), (1, table if table != "部门整体支出" else overall, fmts[1])]
             cells += [(c, v, fmts[c]) for c, v in enumerate(row[1:], start=2) if v is not None and v != ""]
-            put_row(r, cells)
+            put_row(r, cells, _height((unit, *row), wrapped))
             r += 1
     sheet.row = r
     sheet.close()
