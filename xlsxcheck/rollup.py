@@ -177,11 +177,12 @@ def _worksheet_class():
     thousand: shared strings and finite numbers, each with its own format. XlsxWriter keeps a
     record per cell and writes each with per-cell argument checks, attribute escaping and a test
     of every column of every row; this one makes a row's XML when the row is stored
-    (``put_row``: the cell formats are numbered up front, ``fix_formats``) and writes it in one
+    (``put_row``; the cell formats are numbered up front, ``fix_formats``) and writes it in one
     piece at the end. The XML is XlsxWriter's own byte for byte (tests/test_rollup.py compares
-    the two). Any other cell, a cell written into a row after ``put_row``, a sheet with comments,
-    the constant-memory mode, or an XlsxWriter whose internals differ goes through XlsxWriter's
-    own code (these are private methods: pyproject.toml bounds the version)."""
+    the two). Any other cell, a row stored twice, a sheet with comments, the constant-memory
+    mode, or an XlsxWriter whose internals differ goes through XlsxWriter's own code (these are
+    private methods: pyproject.toml bounds the version); cells written into a stored row later
+    are merged in column order, each over the stored one."""
     from xlsxwriter.worksheet import Worksheet
 
     class PlainWorksheet(Worksheet):
@@ -189,17 +190,21 @@ def _worksheet_class():
         def fix_formats(formats) -> None:
             """Number the cell formats up front (only the lean writer needs it)."""
 
-        def put_row(self, row: int, cells: list[tuple[int, Any, Any]], height: float | None = None) -> None:
-            """Store a row of (column, value, format), columns ascending: strings and numbers;
-            ``height`` in points, as set_row takes it."""
+        def put_row(self, row: int, values, formats, height: float | None = None) -> None:
+            """Store a row: ``values[i]`` (a string or a number; None and "" stay empty) in
+            column i with ``formats[i]``; ``height`` in points, as set_row takes it."""
             if height:
                 self.set_row(row, height)
-            for col, v, fmt in cells:
-                (self.write_string if v.__class__ is str else self.write_number)(row, col, v, fmt)
+            for col, v in enumerate(values):
+                if v.__class__ is str:
+                    if v:
+                        self.write_string(row, col, v, formats[col])
+                elif v is not None:
+                    self.write_number(row, col, v, formats[col])
 
     try:
         from xlsxwriter.sharedstrings import SharedStringTable
-        from xlsxwriter.utility import xl_col_to_name
+        from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
         if not {"string_table", "unique_count", "count"} <= vars(SharedStringTable()).keys() or not all(
                 hasattr(Worksheet, m) for m in ("_write_rows", "_write_row", "_write_empty_row", "_write_cell", "_check_dimensions")):
@@ -210,9 +215,8 @@ def _worksheet_class():
     class RollupWorksheet(PlainWorksheet):
         def __init__(self) -> None:
             super().__init__()
-            self.made_rows: dict[int, tuple[list[int], list[str], int | None]] = {}  # row: columns, cells' XML, height in pixels
-            self.xf: dict[Any, int | None] = {}  # a format's fixed index (formats hash by identity)
-            self.letters: list[str] = []
+            self.made_rows: dict[int, tuple[int, int, str, int | None]] = {}  # row: first and last column, XML, height in pixels
+            self.cell_xml: list[tuple | None] = [None] * 16384  # a column's format and the XML around a cell's row and value
 
         @staticmethod
         def fix_formats(formats) -> None:
@@ -221,35 +225,55 @@ def _worksheet_class():
             for fmt in formats:
                 fmt._get_xf_index()
 
-        def put_row(self, row: int, cells: list[tuple[int, Any, Any]], height: float | None = None) -> None:
+        def _cell_xml(self, col: int, fmt) -> tuple | None:
+            s = fmt.xf_format_indices.get(fmt._get_format_key())  # numbered already: nothing new is numbered
+            if s is None:
+                return None
+            xml = self.cell_xml[col] = (fmt, f'<c r="{xl_col_to_name(col)}', f'" s="{s}" t="s"><v>', f'" s="{s}"><v>')
+            return xml
+
+        def put_row(self, row: int, values, formats, height: float | None = None) -> None:
             made = self.made_rows
-            if self.constant_memory or not cells or row in made or self.table.get(row) or (height and row in self.row_info):
-                return super().put_row(row, cells, height)
-            xf, letters, sst = self.xf, self.letters, self.str_table
+            if self.constant_memory or row in made or self.table.get(row) or (height and row in self.row_info):
+                return super().put_row(row, values, formats, height)
+            cached, sst = self.cell_xml, self.str_table
             strings, index, n = 0, sst.string_table, str(row + 1)
-            cols, parts, last = [], [], -1
-            for col, v, fmt in cells:
-                s = xf.get(fmt, -1)
-                if s == -1:  # indexed without numbering anything that was not numbered already
-                    s = xf[fmt] = fmt.xf_format_indices.get(fmt._get_format_key())
-                if s is None or col <= last:
-                    return super().put_row(row, cells, height)
-                while col >= len(letters):
-                    letters.append(xl_col_to_name(len(letters)))
-                if v.__class__ is str and len(v) < 16384:  # longer ones may need XlsxWriter's truncation
-                    i = index.get(v)
-                    if i is None:  # as XlsxWriter would add it (a fallback below finds it there)
-                        i = index[v] = sst.unique_count
-                        sst.unique_count += 1
-                    strings += 1
-                    parts.append(f'<c r="{letters[col]}{n}" s="{s}" t="s"><v>{i}</v></c>')
-                elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:  # NaN, infinity: error formulas
-                    parts.append(f'<c r="{letters[col]}{n}" s="{s}"><v>{v:.16G}</v></c>')
-                else:
-                    return super().put_row(row, cells, height)
-                cols.append(col)
-                last = col
-            if self._check_dimensions(row, cols[0]) or self._check_dimensions(row, last):
+            parts, first, last = [], None, None
+            try:
+                for col, v in enumerate(values):
+                    if v is None:
+                        continue
+                    fmt = formats[col]
+                    xml = cached[col]
+                    if xml is None or xml[0] is not fmt:
+                        xml = self._cell_xml(col, fmt)
+                        if xml is None:
+                            return super().put_row(row, values, formats, height)
+                    if v.__class__ is str:
+                        if not v:
+                            continue
+                        if len(v) >= 16384:  # may need XlsxWriter's truncation
+                            return super().put_row(row, values, formats, height)
+                        i = index.get(v)
+                        if i is None:  # as XlsxWriter would add it (a fallback below finds it there)
+                            i = index[v] = sst.unique_count
+                            sst.unique_count += 1
+                        strings += 1
+                        parts.append(f"{xml[1]}{n}{xml[2]}{i}</v></c>")
+                    elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:  # NaN, infinity: error formulas
+                        parts.append(f"{xml[1]}{n}{xml[3]}{v:.16G}</v></c>")
+                    else:
+                        return super().put_row(row, values, formats, height)
+                    if first is None:
+                        first = col
+                    last = col
+            except IndexError:  # beyond the last column
+                return super().put_row(row, values, formats, height)
+            if first is None:
+                if height:
+                    self.set_row(row, height)
+                return
+            if self._check_dimensions(row, first) or self._check_dimensions(row, last):
                 return
             pixels = None
             if height:  # as set_row stores it
@@ -257,7 +281,15 @@ def _worksheet_class():
                 pixels = int(height * 4.0 / 3.0 + 0.5)
                 self.row_sizes[row] = [pixels, False]
             sst.count += strings
-            made[row] = cols, parts, pixels
+            made[row] = first, last, "".join(parts), pixels
+
+        @staticmethod
+        def _cells(xml: str) -> dict[int, str]:
+            """A stored row's cells by column (for the rare row that needs them one by one)."""
+            cells = {}
+            for part in xml.split("</c>")[:-1]:
+                cells[xl_cell_to_rowcol(part[6:part.index('"', 6)])[1]] = part + "</c>"
+            return cells
 
         def _get_range_data(self, row_start, col_start, row_end, col_end):
             # A chart's cached data, read back from the XML of the rows stored by put_row.
@@ -270,11 +302,13 @@ def _worksheet_class():
                 if own is None:
                     data += super()._get_range_data(row_num, col_start, row_num, col_end)
                     continue
-                stored = dict(zip(*own[:2]))
+                stored = self._cells(own[2])
                 for col_num in range(col_start, col_end + 1):
                     xml = stored.get(col_num)
-                    if col_num in cells or xml is None:
-                        data += super()._get_range_data(row_num, col_num, row_num, col_num) if col_num in cells else [None]
+                    if col_num in cells:
+                        data += super()._get_range_data(row_num, col_num, row_num, col_num)
+                    elif xml is None:
+                        data.append(None)
                     else:
                         v = xml[xml.index("<v>") + 3:-8]
                         data.append(self.str_table._get_shared_string(int(v)) if 't="s"' in xml else v.replace("E", "e"))
@@ -287,11 +321,13 @@ def _worksheet_class():
                 return super()._calculate_spans()
             spans, table, made, lo, hi = {}, self.table, self.made_rows, None, None
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
-                own = made.get(row_num)
-                for used in (table.get(row_num), own[0] if own else None):
-                    if used:
-                        a, b = min(used), max(used)
-                        lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+                cells, own = table.get(row_num), made.get(row_num)
+                if cells:
+                    a, b = min(cells), max(cells)
+                    lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+                if own:
+                    a, b = own[0], own[1]
+                    lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
                 if (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax:
                     if lo is not None:
                         spans[row_num // 16] = f"{lo + 1}:{hi + 1}"
@@ -308,16 +344,16 @@ def _worksheet_class():
             for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
                 cells, own = table.get(row_num), made.get(row_num)
                 span = spans.get(row_num // 16)
-                if own is not None and own[2] and row_num not in info and not (plain_tag and not cells):
-                    self.set_row_pixels(row_num, own[2])  # XlsxWriter writes this row's element
+                if own is not None and own[3] and row_num not in info and not (plain_tag and not cells):
+                    self.set_row_pixels(row_num, own[3])  # XlsxWriter writes this row's element
                 if own is not None and not cells:
                     if row_num in info:
                         self._write_row(row_num, span, info[row_num])
-                        fh.write("".join(own[1]) + "</row>")
+                        fh.write(own[2] + "</row>")
                     else:
                         tag = f'<row r="{row_num + 1}" spans="{span}"' if span else f'<row r="{row_num + 1}"'
-                        height = f' ht="{own[2] * 0.75:.16g}" customHeight="1">' if own[2] else ">"
-                        fh.write(tag + height + "".join(own[1]) + "</row>")
+                        height = f' ht="{own[3] * 0.75:.16g}" customHeight="1">' if own[3] else ">"
+                        fh.write(tag + height + own[2] + "</row>")
                     continue
                 if not cells:
                     if row_num in info:
@@ -328,7 +364,7 @@ def _worksheet_class():
                     for col_num in sorted(cells):
                         self._write_cell(row_num, col_num, cells[col_num])
                 else:  # cells written after put_row: in column order, each one over the row's own
-                    stored = dict(zip(*own[:2]))
+                    stored = self._cells(own[2])
                     for col_num in sorted(stored.keys() | cells.keys()):
                         if col_num in cells:
                             self._write_cell(row_num, col_num, cells[col_num])
@@ -435,19 +471,18 @@ class _Sheet:
         plain, other = [], []  # strings and numbers in their column's format (stored in one call); the rest
         for c, v in enumerate(values):
             cls = v.__class__
-            if total:
-                if v is None or v == "":
-                    continue
-                if cls is not Styled:  # totals in bold; a label overflows into the empty cells beside it
-                    v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
+            if total and v is not None and v != "" and cls is not Styled:
+                # totals in bold; a label overflows into the empty cells beside it
+                v, cls = Styled(v, f"total_{'text' if cols[c].style == 'wrap' else cols[c].style}"), Styled
             if cls is str:
-                if v:
-                    plain.append((c, printable(v), own[c]))  # a file name may hold undecodable bytes
+                plain.append(printable(v))  # a file name may hold undecodable bytes
             elif cls is float or cls is int:
-                plain.append((c, v, own[c]))
-            elif v is not None:
-                other.append((c, v))
-        ws.put_row(r, plain, None if total else _height(values, self.wrapped))
+                plain.append(v)
+            else:
+                plain.append(None)
+                if v is not None:
+                    other.append((c, v))
+        ws.put_row(r, plain, own, None if total else _height(values, self.wrapped))
         for c, v in other:  # after put_row: a row stored in one call takes them in column order
             style = own[c]
             if v.__class__ is Styled:
@@ -649,9 +684,8 @@ def _indicators_sheet(book: _Book, counted: list[_Unit]) -> None:
         unit = printable(u.book.unit)  # the cells' own texts come from calamine, always valid Unicode
         for row in u.book.indicator_rows:
             table = row[0]
-            cells = [(0, unit, fmts[0]), (1, table if table != "部门整体支出" else overall, fmts[1])]
-            cells += [(c, v, fmts[c]) for c, v in enumerate(row[1:], start=2) if v is not None and v != ""]
-            put_row(r, cells, _height((unit, *row), wrapped))
+            values = (unit, table if table != "部门整体支出" else overall, *row[1:])
+            put_row(r, values, fmts, _height(values, wrapped))
             r += 1
     sheet.row = r
     sheet.close()
