@@ -426,7 +426,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         late = wb.add_format({"bold": True})  # not numbered up front: XlsxWriter numbers it as it writes
 
         def put(r, cells, height=None):
-            values, formats = [None] * 18, [None] * 18
+            values, formats = [None] * 20, [None] * 20
             for col, v, f in cells:
                 values[col], formats[col] = v, f
             if lean:
@@ -460,6 +460,12 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         ws.merge_range(61, 8, 61, 10, "合并", fmt)
         ws.write_blank(62, 3, None, fmt)
         put(63, [])
+        put(64, [(18, 1.5, None), (19, "无格式", None)])  # no format: the column's
+        fresh = ws
+        ws = wb.add_worksheet("t", worksheet_class=lean_class if lean else None)
+        put(2, [(3, "第一行", fmt)], 25)  # the first row of a sheet, with a height: the sheet starts at A
+        put(3, [(3, 0.5, rate)])
+        ws = fresh
         chart = wb.add_chart({"type": "column"})  # cached categories and values read from stored rows
         chart.add_series({"categories": ["s", 0, 11, 20, 11], "values": ["s", 0, 12, 20, 12]})
         chart.add_series({"categories": ["s", 0, 14, 9, 14], "values": ["s", 0, 13, 9, 13]})

@@ -236,6 +236,8 @@ def _worksheet_class():
                 fmt._get_xf_index()
 
         def _cell_xml(self, col: int, fmt) -> tuple | None:
+            if fmt is None:  # XlsxWriter takes the row's or the column's
+                return None
             s = fmt.xf_format_indices.get(fmt._get_format_key())  # numbered already: nothing new is numbered
             if s is None:
                 return None
@@ -283,13 +285,14 @@ def _worksheet_class():
                 if height:
                     self.set_row(row, height)
                 return
-            if self._check_dimensions(row, first) or self._check_dimensions(row, last):
-                return
             pixels = None
-            if height:  # as set_row stores it
-                self._check_dimensions(row, self.dim_colmin, ignore_col=True)
+            if height:  # as set_row stores it (and takes the row into the sheet's dimensions)
+                if self._check_dimensions(row, self.dim_colmin if self.dim_colmin is not None else 0):
+                    return
                 pixels = int(height * 4.0 / 3.0 + 0.5)
                 self.row_sizes[row] = [pixels, False]
+            if self._check_dimensions(row, first) or self._check_dimensions(row, last):
+                return
             sst.count += strings
             made[row] = first, last, "".join(parts), pixels
 
