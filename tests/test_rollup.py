@@ -514,3 +514,46 @@ def test_rollup_is_deflated_at_the_quick_level(bureau, tmp_path):
         return len(c.compress(data) + c.flush())
 
     assert info.compress_size == deflated(ZIP_LEVEL) != deflated(zlib.Z_DEFAULT_COMPRESSION)
+
+
+def _as_read(path: Path) -> dict:
+    """Every sheet as its readers see it: calamine's values, and openpyxl's formulas, formats,
+    links, merges, row heights and columns."""
+    import python_calamine as pc
+    from openpyxl import load_workbook
+
+    book = pc.CalamineWorkbook.from_path(str(path))
+    seen = {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+    for ws in load_workbook(path).worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value is not None or c.has_style:
+                    f, a = c.font, c.alignment
+                    cells[c.coordinate] = (c.value, c.number_format, f.b, f.u, f.color.rgb if f.color else None,
+                                           a.horizontal, a.vertical, a.wrap_text, c.border.top.style, c.fill.fgColor.rgb,
+                                           c.hyperlink.target if c.hyperlink else None)
+        rows = {r: (d.height, d.hidden) for r, d in ws.row_dimensions.items() if d.height or d.hidden}
+        cols = {k: (d.width, d.hidden) for k, d in ws.column_dimensions.items()}
+        seen[ws.title, "openpyxl"] = cells, rows, cols, sorted(map(str, ws.merged_cells.ranges)), ws.print_area
+    return seen
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_lean_writer_changes_nothing_a_reader_sees(tmp_path, monkeypatch, lang):
+    """The rollup of the samples (with their annotated copies linked) written by the lean writer
+    and by XlsxWriter's own code: the same values, formulas, formats, links and row heights."""
+    from conftest import SAMPLES
+
+    import xlsxcheck.rollup as module
+
+    lean_class = module._worksheet_class()
+    seen = []
+    for cls in (lean_class, lean_class.__mro__[1]):  # the lean writer, then XlsxWriter's own under put_row
+        monkeypatch.setattr(module, "_worksheet_class", lambda: cls)
+        out = tmp_path / cls.__name__ / "汇总.xlsx"
+        rollup(SAMPLES, out, "--annotate", tmp_path / cls.__name__ / "批注", "--lang", lang)
+        seen.append(_as_read(out))
+    assert seen[0].keys() == seen[1].keys()
+    for key in seen[0]:
+        assert seen[0][key] == seen[1][key], key
