@@ -519,7 +519,7 @@ class _Guard(NamedTuple):
     floats: Callable[[list], tuple]
     plain: Callable[[list], tuple]  # value texts far from any header: one placeholder each
     plain_types: tuple
-    shaped: tuple[tuple[int, bool, bool, str], ...]  # value texts near a header: (index, ends, stand-in)
+    shaped: tuple[tuple[int, bool, bool, str], ...]  # value texts near a header: (index, keep head, keep tail, stand-in)
     masked: tuple[tuple[int, str, bool, str, tuple[bool, bool]], ...]  # (index, text, keep ends, mask, header flags)
     reads: Callable[[list], tuple]  # the contents of the plan's positions
 
@@ -555,9 +555,8 @@ def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
             elif k not in layout.values:
                 fixed.append(i)
             elif (info := _text(v)).kept:
-                ends, head = layout.ends[k]
-                masked.append((i, v, ends or head, token, (info.header, info.starts_label)))
-            elif layout.ends[k] == (False, False):
+                masked.append((i, v, any(layout.ends[k]), token, (info.header, info.starts_label)))
+            elif not any(layout.ends[k]):
                 plain.append(i)
             else:
                 shaped.append((i, *layout.ends[k], token))
@@ -585,9 +584,9 @@ def _admits(guard: _Guard, flat: list) -> bool:
     texts = guard.plain(flat)
     if tuple(map(type, texts)) != guard.plain_types or not all(map(_inert, texts)):
         return False
-    for i, ends, head, stand_in in guard.shaped:
+    for i, keep_head, keep_tail, stand_in in guard.shaped:
         v = flat[i]
-        if type(v) is not str or not _inert(v) or _placeholder(_text(v).norm, ends, head) != stand_in:
+        if type(v) is not str or not _inert(v) or _placeholder(_text(v).norm, keep_head, keep_tail) != stand_in:
             return False
     for i, text, keep, stand_in, flags in guard.masked:
         v = flat[i]
