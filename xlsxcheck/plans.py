@@ -102,7 +102,11 @@ def _vocabulary() -> _Vocabulary:
     labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
     labels.discard("")
     # Where a title's unit name ends, and the 附件 before it, tell a title's unit apart too.
-    other = [":", _YEAR_RE.pattern, _WEIGHT_RE.pattern, _YUAN.pattern, _TITLE_NAME_START.pattern, _TITLE_PREFIX.pattern]
+    # The weight's digits possessive: the same matches, without trying every shorter run of
+    # digits at every digit of a date or a phone number.
+    weight = _WEIGHT_RE.pattern.replace(r"\d+", r"\d++")
+    assert weight != _WEIGHT_RE.pattern
+    other = [":", _YEAR_RE.pattern, weight, _YUAN.pattern, _TITLE_NAME_START.pattern, _TITLE_PREFIX.pattern]
     header_labels = [*tpl["funds"]["columns"]["rate"], *tpl["funds"]["columns"]["executed"],
                      *tpl["indicators"]["columns"]["level1"], *tpl["base"]["staff"]["authorized"]]
     return _Vocabulary(
@@ -111,7 +115,8 @@ def _vocabulary() -> _Vocabulary:
         # characters only where every branch starts with a literal).
         marks=(re.compile(_trie([*labels, ":", "元)", "单位:元"])), re.compile(r"(?:19|20)\d\d年|\d分")),
         other=re.compile("|".join(other)),
-        starts=re.compile(f"(?=({_trie(list(labels))}))"),
+        # (A label's first character looked for first: one test where no label starts.)
+        starts=re.compile(f"(?=[{re.escape(''.join(sorted({lab[0] for lab in labels})))}])(?=({_trie(list(labels))}))"),
         labels=frozenset(labels),
         pieces=frozenset(lab[i:j] for lab in labels for i in range(len(lab)) for j in range(i + 1, len(lab) + 1)),
         prefixes=frozenset(lab[:i] for lab in labels for i in range(1, len(lab))),
@@ -166,13 +171,15 @@ def _events(text: str, voc: _Vocabulary) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _signature(text: str, voc: _Vocabulary, label_form: bool) -> tuple:
+def _signature(text: str, voc: _Vocabulary, label_form: bool, events: list | None = None) -> tuple:
     """What the reader can tell of a text: its events in order, which of them start or end it,
     whether anything lies between neighbours, and its length as far as any length test of the
     reader can tell: exact up to a bound past every label's allowance where a label's length
     is measured against the text's (in label form, unless every label is before a colon: then
-    against the colon's place) or a year's (as written), else only whether it reaches 7 (a title)."""
-    events = _events(text, voc)
+    against the colon's place) or a year's (as written), else only whether it reaches 7 (a title).
+    ``events``: the text's own, where the caller has them."""
+    if events is None:
+        events = _events(text, voc)
     seen, last = [], 0
     for start, end, what in events:
         seen.append((what, start == 0, end == len(text), start > last))
@@ -196,6 +203,37 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     its first colon stays (a label and its value share a cell there), so do the last characters
     before a closing bracket (a bracket note) and, with ``keep_ends`` (a header row, or under a
     label's first part: a label may be split over two cells there), both ends."""
+    first = _first_mask(raw, keep_ends)
+    return None if first is None else _settled(*first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _settled(masked: str, want: tuple) -> str | None:
+    """A first try at a mask, made to read as the text does (``want``), or None. Cached apart
+    from _mask: a unit's titles and footers are new texts, but their first tries recur."""
+    voc = _vocabulary()
+    # One placeholder a run where the reader cannot tell the length; else as long as the text
+    # was (up to what the reader can tell apart): the last run grows.
+    for _ in range(2):
+        if _reads(masked, voc) == want:
+            return masked
+        # As long as the reader can tell in both forms it measures (label form drops more).
+        short = max(want[0][2] - len(label_form(masked)), want[1][2] - len(normalize(masked)))
+        if short <= 0:
+            return None
+        at = masked.rindex(_FILL)
+        masked = masked[:at] + _FILL * (short + 1) + masked[at + 1:]
+    return None
+
+
+def _reads(text: str, voc: _Vocabulary) -> tuple:
+    """What the reader can tell of a text, in label form and as written."""
+    return _signature(label_form(text), voc, True), _signature(normalize(text), voc, False)
+
+
+def _first_mask(raw: str, keep_ends: bool) -> tuple[str, tuple] | None:
+    """_mask's first try, one placeholder a run, with what the reader can tell of ``raw``
+    (``_reads(raw)``): the whole of _mask where its try reads as ``raw`` does."""
     voc = _vocabulary()
     t = normalize(raw)
     if not t or t in BLANK_TEXTS or t.startswith("#"):
@@ -207,7 +245,8 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     if "".join(parts) != t:
         return None  # characters that normalize together: not worth the risk
     fixed = bytearray(len(t))
-    for start, end, _ in _events(t, voc):
+    events = _events(t, voc)
+    for start, end, _ in events:
         fixed[start:end] = b"\x01" * (end - start)
     body = t.removeprefix("其中:")
     if ":" in body:
@@ -229,20 +268,9 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
         i += len(part)
     if not changed:
         return None
-    masked = "".join(out)
-    want = (_signature(label_form(raw), voc, True), _signature(t, voc, False))
-    # One placeholder a run where the reader cannot tell the length; else as long as the text
-    # was (up to what the reader can tell apart): the last run grows.
-    for _ in range(2):
-        if (_signature(label_form(masked), voc, True), _signature(normalize(masked), voc, False)) == want:
-            return masked
-        # As long as the reader can tell in both forms it measures (label form drops more).
-        short = max(want[0][2] - len(label_form(masked)), want[1][2] - len(normalize(masked)))
-        if short <= 0:
-            return None
-        at = masked.rindex(_FILL)
-        masked = masked[:at] + _FILL * (short + 1) + masked[at + 1:]
-    return None
+    form = label_form(raw)
+    want = (_signature(form, voc, True, events if form == t else None), _signature(t, voc, False, events))
+    return "".join(out), want
 
 
 class _Layout(NamedTuple):
@@ -612,7 +640,7 @@ def forget() -> None:
     _plans.clear()
     _guarded.clear()
     _seen.clear()
-    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _level1):
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1):
         cached.cache_clear()
 
 
