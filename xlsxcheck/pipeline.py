@@ -320,6 +320,13 @@ class _Slot:
                 return message
         return None
 
+    def receive_quietly(self) -> None:
+        """Take in what the worker said, if it can still be read (whether it is ready)."""
+        try:
+            self.receive()
+        except (EOFError, OSError):
+            pass
+
     def stop(self) -> None:
         if self.process.is_alive():
             self.process.kill()
@@ -343,9 +350,16 @@ class _Workers:
     def __enter__(self) -> "_Workers":
         return self
 
+    def start(self) -> None:
+        """Start the first worker now: it imports its libraries (about a second) while this
+        process finds the files."""
+        if not self.slots:
+            self.slots.append(_Slot(self.context, self.options, self.registry))
+
     def __exit__(self, *exc) -> None:
         for slot in self.slots:
-            if slot.chunk is None:  # idle: let it end on its own
+            slot.receive_quietly()
+            if slot.chunk is None and slot.ready:  # idle: let it end on its own
                 try:
                     slot.conn.send(None)
                     slot.process.join(timeout=5)
@@ -501,14 +515,14 @@ def run(paths: Iterable[str], options: Options | None = None, progress: Callable
         raise KeyError(options.profile)
     registry = load_registry(options.registry) if options.registry else None
     waivers = load_waivers(options.waivers) if options.waivers else None
-    found = discover(paths)
-    report_paths = take_report_candidates(found)
-    if on_discovered:
-        on_discovered(len(found.files))
-    workers = options.jobs or os.cpu_count() or 1
-    jobs = list(zip(map(str, found.files), display_names(found.files, paths)))
     reports = []
-    with _Workers(options, registry, workers) as pool:
+    with _Workers(options, registry, options.jobs or os.cpu_count() or 1) as pool:
+        pool.start()
+        found = discover(paths)
+        report_paths = take_report_candidates(found)
+        if on_discovered:
+            on_discovered(len(found.files))
+        jobs = list(zip(map(str, found.files), display_names(found.files, paths)))
         results = _check_all(pool, jobs, progress, meanwhile)
         books = [book for book, _ in results]
         findings = [f for _, fs in results for f in fs]
