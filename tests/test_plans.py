@@ -260,6 +260,25 @@ def test_real_filings_of_other_units_share_their_layouts(tmp_path):
         assert layouts[0] == layouts[1], spec_path.stem
 
 
+def test_sheets_of_one_layout_share_its_plan_whatever_their_names(tmp_path):
+    """The reader reads nothing from a sheet's name: sheets named "项目1" in one filing and
+    after their projects in another share their layouts' plans, and each value read by a plan
+    names the sheet it is on."""
+    rng = random.Random(7)
+    canvases = unit_canvases(make_unit(rng, "测试单位", "测试主管部门", 3), Layout(), rng)
+    first = render(canvases, tmp_path / "a.xlsx")
+    renamed = render([(f"{name}（{i}号项目）", canvas) for i, (name, canvas) in enumerate(canvases)], tmp_path / "b.xlsx")
+    want = _reference(renamed)
+    extract_workbook(first)
+    extract_workbook(first)  # the second sighting of each layout makes its plan
+    before = plan_counts()
+    got = extract_workbook(renamed)
+    assert got == want
+    assert plan_counts()[0] - before[0] == len(want.tables) and plan_counts()[1] == before[1]
+    assert {v.sheet for t in got.tables for v in t.fields.values()} == {t.sheet for t in got.tables}
+    assert all("号项目" in t.sheet for t in got.tables)
+
+
 def test_a_huge_sheet_is_read_in_full_and_no_layout_of_it_is_kept(sheets):
     """A sheet far larger than any unit's (a hostile or odd file) is never laid out: its layout
     would be kept whole, over and over."""

@@ -16,9 +16,10 @@ what the filer wrote abstracted away:
 - a text that holds a label and a value (a title, a footer, "单位名称:…") keeps what the
   reader sees in it and stands in for the rest (_mask).
 
-Everything else (labels, titles, merges, the sheet's size and name) stays as it is. The reader
-decides nothing from a value but what it parses out of it, so run on the layout it finds the
-same tables at the same cells as on any sheet of that layout. That run, with each value read
+Everything else (labels, titles, merges, the sheet's size) stays as it is. The reader decides
+nothing from a value but what it parses out of it, and nothing from the sheet's name (which
+only goes into the values and tables it reads), so run on the layout it finds the same tables
+at the same cells as on any sheet of that layout, whatever its name. That run, with each value read
 again from the real cell, is the plan; a plan is checked once against the layout it was made
 from, and a layout is planned the second time it is seen (a layout seen once costs one more
 pass over its cells, nothing else).
@@ -338,7 +339,7 @@ def _layout(grid: Grid) -> _Layout:
             layout[k] = stand_in
             values.append(k)
             near[k] = (ends, head)
-    key = (grid.name, grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()))
+    key = (grid.n_rows, grid.n_cols, tuple(grid.merged_ranges()), tuple(layout.items()))  # the reader reads nothing from the name
     return _Layout(key, layout, frozenset(values), near)
 
 
@@ -371,6 +372,7 @@ class _Plan(NamedTuple):
     derived: list[tuple[int, str, tuple, Value]]
     titles: list[tuple[tuple[int, int], tuple[bool, bool]]]  # title cells, with whether year and unit are in them
     tables: list[tuple[dict, list[str]]]  # (each table's shape, its problems)
+    sheet: str  # the name of the sheet it was made on, which its values carry
 
 
 def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: dict) -> Value:
@@ -387,9 +389,9 @@ def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: 
     r, c = args[:2]
     if how == "title":
         text = titles[(r, c)]
-        return tuple.__new__(Value, (text[0], text[args[2]], *like[2:]))
+        return tuple.__new__(Value, (text[0], text[args[2]], like.status, grid.name, *like[4:]))
     raw = grid.get(r, c)
-    return tuple.__new__(Value, (raw, like.value if how == "raw" else clean_text(raw), *like[2:]))  # "raw" or "clean"
+    return tuple.__new__(Value, (raw, like.value if how == "raw" else clean_text(raw), like.status, grid.name, *like[4:]))  # "raw" or "clean"
 
 
 class _Unplannable(Exception):
@@ -462,7 +464,7 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
     if any(i != at for at, (*_, i) in enumerate(cells)):
         return None  # a value read from a cell but not found first (never expected)
     positions, a1s, kinds = (tuple(x) for x in zip(*[(rc, cell, kind) for rc, cell, kind, _ in cells])) if cells else ((), (), ())
-    plan = _Plan(values, positions, a1s, kinds, derived, titles, tables)
+    plan = _Plan(values, positions, a1s, kinds, derived, titles, tables, grid.name)
     try:
         return plan if _apply(plan, g) == read else None
     except _Mismatch:
@@ -486,6 +488,12 @@ _level1 = functools.lru_cache(maxsize=4096)(level1_of)
 _value = functools.partial(tuple.__new__, Value)
 
 
+def _on_sheet(values: list[Value | None], name: str) -> list[Value | None]:
+    """A plan's values as read on a sheet of another name (a layout is the same whatever the
+    sheet's name: "项目1" and "项目2", or sheets named after their projects)."""
+    return [v if v is None else tuple.__new__(Value, (v.raw, v.value, v.status, name, *v[4:])) for v in values]
+
+
 def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Table, list[str]]]:
     """The plan's tables on a sheet of its layout; ``raws``: the contents of the plan's
     positions where the caller has them."""
@@ -502,9 +510,9 @@ def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Tab
     if n:
         parsed, statuses, tols = zip(*map(parse, plan.kinds, raws))
         vals = list(map(_value, zip(raws, parsed, statuses, repeat(name, n), plan.a1s, plan.kinds, tols)))
-        vals += plan.values[n:]
+        vals += plan.values[n:] if name == plan.sheet else _on_sheet(plan.values[n:], name)
     else:
-        vals = plan.values.copy()
+        vals = plan.values.copy() if name == plan.sheet else _on_sheet(plan.values, name)
     for i, how, args, like in plan.derived:
         vals[i] = _derive(grid, how, args, like, vals, titles)
     out = []
@@ -553,7 +561,7 @@ class _Guard(NamedTuple):
 
 
 def _shape(grid: Grid) -> tuple:
-    return grid.name, grid.start, tuple(map(len, grid.rows)), tuple(grid.merged_ranges())
+    return grid.start, tuple(map(len, grid.rows)), tuple(grid.merged_ranges())
 
 
 def _getter(indices: list[int]) -> Callable[[list], tuple]:
