@@ -77,6 +77,24 @@ def test_a_file_over_its_time_budget_is_stopped_and_reported(tmp_path, monkeypat
     assert "3 秒" in next(f.message for f in result.findings if f.code == "R018")
 
 
+def test_the_time_budget_is_each_file_s_not_the_chunk_s(tmp_path, monkeypatch, alone):
+    """Four files of one chunk, each 1.2 s in a worker, under a budget of 2 s a file: none is
+    stopped (the worker tells the parent which file it is on, and since when)."""
+    import xlsxcheck.extract as extract
+
+    real = extract.extract_grids
+
+    def slow(grids, path, file):
+        time.sleep(1.2)
+        return real(grids, path, file)
+
+    monkeypatch.setattr(extract, "extract_grids", slow)
+    result = run([str(_batch(tmp_path))], Options(jobs=1, timeout=2))
+    codes = _codes(result)
+    assert "R018" not in codes.pop("坏文件.xlsx")
+    assert codes == alone
+
+
 def _real_panic(tmp_path: Path) -> BaseException:
     """The exception calamine raises when it panics (pyo3's PanicException, a BaseException),
     on the file whose shared strings declare 2^64-1 entries (the screening stops it before)."""

@@ -235,10 +235,16 @@ _READY = -1
 _BOOKS, _REPORTS = "books", "reports"  # what a chunk sent to a worker holds
 
 
-def _worker(conn, options: Options, registry) -> None:
+def _stamp(index: int) -> int:
+    """Which file of its chunk a worker is on and since when (ms of the system's monotonic
+    clock), in one int64: written and read whole, without a lock a dying worker could hold."""
+    return time.monotonic_ns() // 1_000_000 << 16 | index
+
+
+def _worker(conn, progress, options: Options, registry) -> None:
     """A worker process: checks the chunks it is sent (workbooks, then the written reports)
-    and tells, before each file, which one it is on, so that the parent knows the culprit
-    when it dies or runs over its time."""
+    and writes into ``progress``, before each file, which one it is on, so that the parent
+    knows the culprit when it dies or runs over its time (without a message a file)."""
     # pandera imports hypothesis where it is installed (a developer's or data scientist's
     # environment), for data synthesis no check uses: 0.2-0.4 s of every worker's start.
     sys.modules.setdefault("hypothesis", None)
@@ -246,6 +252,11 @@ def _worker(conn, options: Options, registry) -> None:
 
     _ignore_interrupt()
     profiles.load_profiles(options.rules_dir)
+
+    def on_file(i: int) -> None:
+        progress.value = _stamp(i)
+
+    progress.value = _stamp(progress.value & 0xFFFF)  # its time on a file starts now
     conn.send(_READY)
     while True:
         try:
@@ -256,9 +267,9 @@ def _worker(conn, options: Options, registry) -> None:
             return
         kind, chunk = message
         if kind == _REPORTS:
-            conn.send(_check_reports(chunk, on_file=conn.send))
+            conn.send(_check_reports(chunk, on_file=on_file))
         else:
-            conn.send(check_chunk((chunk, options, registry), on_file=conn.send))
+            conn.send(check_chunk((chunk, options, registry), on_file=on_file))
 
 
 def _check_reports(jobs: list, on_file: Callable[[int], None]) -> list:
@@ -289,33 +300,36 @@ class _Slot:
 
     def __init__(self, context, options: Options, registry) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(child, options, registry), daemon=True)
+        # _stamp(the file it is on; len(chunk) while it checks the chunk), written by the worker
+        self.progress = context.RawValue("q", _stamp(0))
+        self.process = context.Process(target=_worker, args=(child, self.progress, options, registry), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
         self.chunk: list | None = None
-        self.index = 0  # the file it is on; len(chunk) while it checks the chunk
-        self.since = time.monotonic()
+
+    @property
+    def index(self) -> int:
+        return self.progress.value & 0xFFFF
 
     def give(self, kind: str, chunk: list, jobs: list) -> None:
         """Send the jobs at the indices ``chunk``; ``self.chunk`` keeps the indices."""
+        # A worker still starting keeps its start time: its set-up budget runs from there.
+        self.progress.value = _stamp(0) if self.ready else self.progress.value & ~0xFFFF
         self.conn.send((kind, [jobs[i] for i in chunk]))
-        self.chunk, self.index = chunk, 0
-        if self.ready:
-            self.since = time.monotonic()
+        self.chunk = chunk
 
     def deadline(self, timeout: float) -> float:
-        on_a_file = self.ready and self.chunk is not None and self.index < len(self.chunk)
-        return self.since + (timeout if on_a_file else max(timeout, _SETUP_BUDGET))
+        stamp = self.progress.value
+        on_a_file = self.ready and self.chunk is not None and stamp & 0xFFFF < len(self.chunk)
+        return (stamp >> 16) / 1000 + (timeout if on_a_file else max(timeout, _SETUP_BUDGET))
 
     def receive(self) -> list | None:
         """Take in what the worker said; its results once the chunk is done. EOFError: it died."""
         while self.conn.poll():
             message = self.conn.recv()
             if message == _READY:
-                self.ready, self.since = True, time.monotonic()
-            elif isinstance(message, int):
-                self.index, self.since = message, time.monotonic()
+                self.ready = True
             else:
                 return message
         return None
