@@ -102,11 +102,10 @@ def _vocabulary() -> _Vocabulary:
     walk(tpl)
     labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
     labels.discard("")
-    # Where a title's unit name ends, and the 附件 before it, tell a title's unit apart too.
     # The weight's digits possessive: the same matches, without trying every shorter run of
     # digits at every digit of a date or a phone number.
     weight = _WEIGHT_RE.pattern.replace(r"\d+", r"\d++")
-    assert weight != _WEIGHT_RE.pattern
+    # Where a title's unit name ends, and the 附件 before it, tell a title's unit apart too.
     other = [":", _YEAR_RE.pattern, weight, _YUAN.pattern, _TITLE_NAME_START.pattern, _TITLE_PREFIX.pattern]
     header_labels = [*tpl["funds"]["columns"]["rate"], *tpl["funds"]["columns"]["executed"],
                      *tpl["indicators"]["columns"]["level1"], *tpl["base"]["staff"]["authorized"]]
