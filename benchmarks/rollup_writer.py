@@ -1,12 +1,14 @@
 """CPU time of writing the rollup workbook (rollup.write_rollup) in one process.
 
-    python benchmarks/rollup_writer.py [N] [REPEATS] [--profile]
+    python benchmarks/rollup_writer.py [N] [REPEATS] [--profile] [--streamed]
 
 Checks the first N workbooks of benchmarks/.data/n1000 (made by bench.py) once, as the
 rollup command does (Options(rollup_rows=True), one job, untimed), loads the writer as the
 command does while its workers check (rollup.load_writer), then writes the rollup REPEATS
 times and prints its CPU seconds (the first write is the one the command does: pinyin keys
-not yet cached) and where they go. --profile prints a cProfile of the first write instead.
+not yet cached) and where they go. --profile prints a cProfile of the first write instead;
+--streamed writes in the constant-memory mode (rows streamed to disk) that runs of more than
+rollup.STREAM_ROWS indicator rows take.
 To compare two trees in one run, put the other first on PYTHONPATH.
 """
 
@@ -33,6 +35,8 @@ if not paths:
     sys.exit(f"no workbooks in {folder}: run benchmarks/bench.py --sizes 1000 first")
 result = pipeline.run([str(p) for p in paths], pipeline.Options(rollup_rows=True, jobs=1))
 rollup.load_writer()
+if "--streamed" in sys.argv:  # the constant-memory mode a province-sized run takes
+    rollup.STREAM_ROWS = 0
 out = Path(tempfile.mkdtemp()) / "汇总.xlsx"
 today = dt.date(2026, 1, 1)
 

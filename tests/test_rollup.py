@@ -405,10 +405,12 @@ def test_rollup_rows_are_kept_only_when_the_rollup_asks(bureau, tmp_path):
     assert all(b.base for b in full.books)
 
 
-def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
+@pytest.mark.parametrize("streamed", [False, True], ids=["in-memory", "streamed"])
+def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path, streamed):
     """The rollup's leaner writer (rollup._worksheet_class: rows made into XML when stored) must
     write exactly what XlsxWriter's own writes, for every kind of cell it takes or passes on,
-    cells written into a row after it was stored, row heights, and charts over stored rows."""
+    cells written into a row after it was stored, row heights, and charts over stored rows; in
+    the constant-memory mode too (rows streamed with inline strings)."""
     import xlsxwriter
 
     from xlsxcheck.rollup import _worksheet_class
@@ -418,7 +420,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
     parts = []
     for lean in (False, True):
         path = tmp_path / f"{'lean' if lean else 'plain'}.xlsx"
-        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "nan_inf_to_errors": True})
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "nan_inf_to_errors": True, "constant_memory": streamed})
         ws = wb.add_worksheet("s", worksheet_class=lean_class if lean else None)
         fmt, rate = wb.add_format({"text_wrap": True}), wb.add_format({"num_format": "0.00%"})
         same = wb.add_format({"text_wrap": True})  # the same properties as fmt: numbered as fmt
@@ -434,7 +436,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
                 return
             if height:
                 ws.set_row(r, height)
-            for col, v, f in cells:
+            for col, v, f in sorted(cells, key=lambda cell: cell[0]):  # in column order, as put_row takes them
                 if v != "":
                     (ws.write_string if isinstance(v, str) else ws.write_number)(r, col, v, f)
 
@@ -443,7 +445,7 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
             if r % 7 == 3:
                 continue  # an empty row
             row = [(0, "", fmt), (11, f"项目{r}", fmt), (12, r * 1e9 + 0.1, rate), (13, 1e300 / (r + 1), same),
-                   (14, f"单位<&>{r % 4}", fmt), (15, -7, rate), (16, "\x01 控制字符", fmt)][: 2 + r % 6]
+                   (14, f"单位<&>{r % 4}", fmt), (15, -7, rate), (16, "\x01 控制字符 ", fmt), (10, "\t_x0041_ 字面\"引号\"\n", fmt)][: 2 + r % 7]
             if r % 9 == 1:  # what needs XlsxWriter's own handling: a long string, NaN, infinity, a bool, a late format
                 row.append([(17, "长" * 40000, fmt), (17, math.nan, rate), (17, -math.inf, rate), (17, True, fmt), (17, 5, late)][r % 5])
             if r % 11 == 2:
@@ -470,7 +472,9 @@ def test_lean_cell_writer_writes_what_xlsxwriter_writes(tmp_path):
         chart.add_series({"categories": ["s", 0, 11, 20, 11], "values": ["s", 0, 12, 20, 12]})
         chart.add_series({"categories": ["s", 0, 14, 9, 14], "values": ["s", 0, 13, 9, 13]})
         ws.insert_chart("W17", chart)  # its size in rows depends on the stored rows' heights
-        if lean:  # most rows took the lean path, the rest XlsxWriter's
+        if lean and streamed:  # most rows took the lean path, the rest XlsxWriter's
+            assert 30 < ws.streamed_rows < 50 and len(ws.made_rows) <= 1
+        elif lean:
             assert 30 < len(ws.made_rows) < 50 and sum(1 for r in ws.table if ws.table[r] and r not in ws.made_rows) > 5
         wb.close()
         with zipfile.ZipFile(path) as z:
@@ -540,13 +544,16 @@ def _as_read(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_lean_writer_changes_nothing_a_reader_sees(tmp_path, monkeypatch, lang):
+@pytest.mark.parametrize("streamed", [False, True], ids=["in-memory", "streamed"])
+def test_lean_writer_changes_nothing_a_reader_sees(tmp_path, monkeypatch, lang, streamed):
     """The rollup of the samples (with their annotated copies linked) written by the lean writer
-    and by XlsxWriter's own code: the same values, formulas, formats, links and row heights."""
+    and by XlsxWriter's own code: the same values, formulas, formats, links and row heights,
+    with the rows kept until the end and streamed to disk."""
     from conftest import SAMPLES
 
     import xlsxcheck.rollup as module
 
+    monkeypatch.setattr(module, "STREAM_ROWS", 0 if streamed else 10**9)
     lean_class = module._worksheet_class()
     seen = []
     for cls in (lean_class, lean_class.__mro__[1]):  # the lean writer, then XlsxWriter's own under put_row

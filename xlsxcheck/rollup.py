@@ -21,6 +21,7 @@ import datetime as dt
 import gc
 import math
 import os
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -181,6 +182,11 @@ def _tone3(syllable: str) -> str:
     return to_tone3(syllable, neutral_tone_with_five=True).casefold()
 
 
+# What XlsxWriter changes in an inline string (control characters, its own _xHHHH_ escapes,
+# U+FFFE/U+FFFF, &, <, >) or marks (white space at either end): a text without any is written as it is.
+_NOT_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff&<>]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+
+
 @lru_cache(maxsize=None)
 def _worksheet_class():
     """XlsxWriter's worksheet with a leaner path for the rows a rollup holds by the ten
@@ -188,11 +194,12 @@ def _worksheet_class():
     record per cell and writes each with per-cell argument checks, attribute escaping and a test
     of every column of every row; this one makes a row's XML when the row is stored
     (``put_row``; the cell formats are numbered up front, ``fix_formats``) and writes it in one
-    piece at the end. The XML is XlsxWriter's own byte for byte (tests/test_rollup.py compares
-    the two). Any other cell, a row stored twice, a sheet with comments, the constant-memory
-    mode, or an XlsxWriter whose internals differ goes through XlsxWriter's own code (these are
-    private methods: pyproject.toml bounds the version); cells written into a stored row later
-    are merged in column order, each over the stored one."""
+    piece at the end; in the constant-memory mode it makes the row's XML with inline strings
+    and keeps it until the next row flushes it. The XML is XlsxWriter's own byte for byte
+    (tests/test_rollup.py compares the two, in both modes). Any other cell, a row stored twice,
+    a sheet with comments, or an XlsxWriter whose internals differ goes through XlsxWriter's
+    own code (these are private methods: pyproject.toml bounds the version); cells written into
+    a stored row later are merged in column order, each over the stored one."""
     from xlsxwriter.worksheet import Worksheet
 
     class PlainWorksheet(Worksheet):
@@ -214,10 +221,11 @@ def _worksheet_class():
 
     try:
         from xlsxwriter.sharedstrings import SharedStringTable
-        from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
+        from xlsxwriter.utility import _preserve_whitespace, xl_cell_to_rowcol, xl_col_to_name
 
         if not {"string_table", "unique_count", "count"} <= vars(SharedStringTable()).keys() or not all(
-                hasattr(Worksheet, m) for m in ("_write_rows", "_write_row", "_write_empty_row", "_write_cell", "_check_dimensions")):
+                hasattr(Worksheet, m) for m in ("_write_rows", "_write_row", "_write_empty_row", "_write_cell", "_check_dimensions",
+                                                "_write_single_row", "_escape_control_characters", "_escape_data")):
             return PlainWorksheet
     except ImportError:
         return PlainWorksheet
@@ -227,6 +235,7 @@ def _worksheet_class():
             super().__init__()
             self.made_rows: dict[int, tuple[int, int, str, int | None]] = {}  # row: first and last column, XML, height in pixels
             self.cell_xml: list[tuple | None] = [None] * 16384  # a column's format and the XML around a cell's row and value
+            self.streamed_rows = 0  # rows made by _stream_row (made_rows keeps only the one not yet flushed)
 
         @staticmethod
         def fix_formats(formats) -> None:
@@ -241,12 +250,15 @@ def _worksheet_class():
             s = fmt.xf_format_indices.get(fmt._get_format_key())  # numbered already: nothing new is numbered
             if s is None:
                 return None
-            xml = self.cell_xml[col] = (fmt, f'<c r="{xl_col_to_name(col)}', f'" s="{s}" t="s"><v>', f'" s="{s}"><v>')
+            xml = self.cell_xml[col] = (fmt, f'<c r="{xl_col_to_name(col)}', f'" s="{s}" t="s"><v>', f'" s="{s}"><v>',
+                                        f'" s="{s}" t="inlineStr"><is><t')
             return xml
 
         def put_row(self, row: int, values, formats, height: float | None = None) -> None:
             made = self.made_rows
-            if self.constant_memory or row in made or self.table.get(row) or (height and row in self.row_info):
+            if self.constant_memory:
+                return self._stream_row(row, values, formats, height)
+            if row in made or self.table.get(row) or (height and row in self.row_info):
                 return super().put_row(row, values, formats, height)
             cached, sst = self.cell_xml, self.str_table
             strings, index, n = 0, sst.string_table, str(row + 1)
@@ -296,6 +308,72 @@ def _worksheet_class():
             sst.count += strings
             made[row] = first, last, "".join(parts), pixels
 
+        def _stream_row(self, row: int, values, formats, height: float | None) -> None:
+            """put_row in the constant-memory mode: the row's XML with inline strings, as
+            XlsxWriter writes them, kept until the next row flushes it (_write_single_row)."""
+            if self.comments or row < self.previous_row or (row == self.previous_row and (row in self.made_rows or self.table.get(row))):
+                return super().put_row(row, values, formats, height)
+            cached, n = self.cell_xml, str(row + 1)
+            escape_controls, escape, plain = self._escape_control_characters, self._escape_data, _NOT_PLAIN.search
+            parts, first, last = [], None, None
+            try:
+                for col, v in enumerate(values):
+                    if v is None:
+                        continue
+                    fmt = formats[col]
+                    xml = cached[col]
+                    if xml is None or xml[0] is not fmt:
+                        xml = self._cell_xml(col, fmt)
+                        if xml is None:
+                            return super().put_row(row, values, formats, height)
+                    if v.__class__ is str:
+                        if not v:
+                            continue
+                        if len(v) >= 16384 or (v.startswith("<r>") and v.endswith("</r>")):  # truncated, or a rich string
+                            return super().put_row(row, values, formats, height)
+                        if plain(v) is None:  # nothing XlsxWriter escapes, no white space at an end
+                            parts.append(f"{xml[1]}{n}{xml[4]}>{v}</t></is></c>")
+                        else:
+                            v = escape_controls(v)
+                            space = ' xml:space="preserve"' if _preserve_whitespace(v) else ""
+                            parts.append(f"{xml[1]}{n}{xml[4]}{space}>{escape(v)}</t></is></c>")
+                    elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:
+                        parts.append(f"{xml[1]}{n}{xml[3]}{v:.16G}</v></c>")
+                    else:
+                        return super().put_row(row, values, formats, height)
+                    if first is None:
+                        first = col
+                    last = col
+            except IndexError:
+                return super().put_row(row, values, formats, height)
+            if first is not None and row > self.previous_row:
+                self._write_single_row(row)  # as XlsxWriter's first write into a new row does
+            if height:
+                self.set_row(row, height)
+            if first is None or self._check_dimensions(row, first) or self._check_dimensions(row, last):
+                return
+            self.made_rows[row] = first, last, "".join(parts), None
+            self.streamed_rows += 1
+
+        def _write_single_row(self, current_row_num: int = 0) -> None:
+            own = self.made_rows.pop(self.previous_row, None) if self.constant_memory else None
+            if own is None:
+                return super()._write_single_row(current_row_num)
+            row_num, self.previous_row = self.previous_row, current_row_num
+            cells = self.table.get(row_num)
+            self._write_row(row_num, None, self.row_info.get(row_num))
+            if cells:  # cells written after put_row: in column order, each one over the row's own
+                stored = self._cells(own[2])
+                for col_num in sorted(stored.keys() | cells.keys()):
+                    if col_num in cells:
+                        self._write_cell(row_num, col_num, cells[col_num])
+                    else:
+                        self.fh.write(stored[col_num])
+            else:
+                self.fh.write(own[2])
+            self._xml_end_tag("row")
+            self.table.clear()
+
         @staticmethod
         def _cells(xml: str) -> dict[int, str]:
             """A stored row's cells by column (for the rare row that needs them one by one)."""
@@ -307,7 +385,7 @@ def _worksheet_class():
         def _get_range_data(self, row_start, col_start, row_end, col_end):
             # A chart's cached data, read back from the XML of the rows stored by put_row.
             made = self.made_rows
-            if not any(r in made for r in range(row_start, row_end + 1)):
+            if self.constant_memory or not any(r in made for r in range(row_start, row_end + 1)):
                 return super()._get_range_data(row_start, col_start, row_end, col_end)
             data = []
             for row_num in range(row_start, row_end + 1):
