@@ -3,10 +3,14 @@
     python benchmarks/bench.py                   # N = 100 and 1000, jobs 1 and 2
     python benchmarks/bench.py --sizes 100 1000 10000
     python benchmarks/bench.py --corpus mixed    # several templates and label variants
+    python benchmarks/bench.py --corpus varied   # indicator rows varying as in real filings
+    python benchmarks/bench.py --corpus varied --sizes 1000 --hit-rate   # the plan hit rate alone
+    python benchmarks/bench.py --corpus varied --sizes 300 --extract     # and extraction CPU, plans on/off
     python benchmarks/bench.py --sizes 1000 --jobs 1 --repeat 3   # each step's best of three
 
 For each N it generates N realistic unit workbooks once (cached in benchmarks/.data/; the
-generated corpus: Hunan units in four layouts; the mixed one: six generated layouts and the
+generated corpus: Hunan units in four layouts, each table with the same seven indicator
+rows; the varied one: the same with 1-3 rows a 二级指标 group and some groups left out; the mixed one: six generated layouts and the
 sixteen real filings of tests/real_filings/ with their units renamed and amounts varied),
 then times on the same files:
   (a) the floor: python-calamine reading every sheet of every file, nothing else;
@@ -64,6 +68,18 @@ def _make(i: int, folder: str) -> None:
     spec = make_unit(rng, f"第{i:05d}号预算单位", f"第{i % 23:02d}主管部门", rng.randint(1, 8), mistakes=mistakes)
     layout = Layout(**LAYOUTS[i % len(LAYOUTS)])
     render(unit_canvases(spec, layout, rng), Path(folder) / f"unit{i:05d}.xlsx")
+
+
+def _make_varied(i: int, folder: str) -> None:
+    """Workbook i of the varied corpus: as the generated one, but each table's indicator rows
+    vary as real filings of one template do (1-3 rows a 二级指标 group, some groups left out)."""
+    from xlsxcheck.samples import MISTAKES, Layout, make_unit, render, unit_canvases, varied_indicators
+
+    rng = random.Random(i)
+    mistakes = tuple(rng.sample(MISTAKES, rng.randint(1, 3))) if i % 4 == 0 else ()
+    spec = make_unit(rng, f"第{i:05d}号预算单位", f"第{i % 23:02d}主管部门", rng.randint(1, 8), mistakes=mistakes,
+                     indicators=varied_indicators)
+    render(unit_canvases(spec, Layout(**LAYOUTS[i % len(LAYOUTS)]), rng), Path(folder) / f"var{i:05d}.xlsx")
 
 
 # The mixed corpus: label variants of the generated template (on top of LAYOUTS) …
@@ -147,7 +163,7 @@ def corpus(n: int, kind: str = "generated") -> Path:
     """N workbooks, generated once; smaller sizes reuse the first files of the largest."""
     pool = DATA / ("all" if kind == "generated" else kind)
     pool.mkdir(parents=True, exist_ok=True)
-    pattern, make = ("unit*.xlsx", _make) if kind == "generated" else ("mix*.xlsx", _make_mixed)
+    pattern, make = {"generated": ("unit*.xlsx", _make), "mixed": ("mix*.xlsx", _make_mixed), "varied": ("var*.xlsx", _make_varied)}[kind]
     have = sorted(pool.glob(pattern))
     if len(have) < n:
         print(f"generating {n - len(have)} workbooks …", file=sys.stderr, flush=True)
@@ -175,6 +191,31 @@ def plan_hit_rate(folder: Path) -> tuple[int, int]:
         extract_workbook(path, path.name)
     hits, misses = plan_counts()
     return hits - hits0, misses - misses0
+
+
+def extraction_cpu(folder: Path, rounds: int = 2) -> dict[bool, float]:
+    """CPU ms a workbook of extraction alone (extract_grids on sheets read beforehand), plans on
+    and off taking turns, the best of ``rounds`` each; each pass with plans on starts with none
+    made, as a worker does."""
+    from xlsxcheck import plans
+    from xlsxcheck.extract import extract_grids, use_plans, use_rules_dir
+    from xlsxcheck.reading import Grid, read_grids
+
+    use_rules_dir(None)
+    books = [(str(p), p.name, read_grids(p, p.name)[0]) for p in sorted(folder.iterdir())]
+    best: dict[bool, float] = {}
+    for _ in range(rounds):
+        for on in (False, True):
+            plans.forget()
+            use_plans(on)
+            fresh = [(path, name, [Grid(g.name, g.rows, g.start, g.merged) for g in grids]) for path, name, grids in books]
+            start = time.process_time()
+            for path, name, grids in fresh:
+                extract_grids(grids, path, name)
+            ms = (time.process_time() - start) * 1000 / len(books)
+            best[on] = min(best.get(on, ms), ms)
+    use_plans(True)
+    return best
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -277,13 +318,27 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--corpus", choices=("generated", "mixed"), default="generated",
-                    help="generated: Hunan units in four layouts; mixed: every template and label variant")
+    ap.add_argument("--corpus", choices=("generated", "mixed", "varied"), default="generated",
+                    help="generated: Hunan units in four layouts; mixed: every template and label variant; "
+                         "varied: the generated units with indicator rows that vary as in real filings")
+    ap.add_argument("--hit-rate", action="store_true", help="print the plan hit rate alone (N = each size), untimed")
+    ap.add_argument("--extract", action="store_true",
+                    help="the plan hit rate and extraction CPU a workbook, plans on and off (in this process; best of --repeat, at least 2)")
     ap.add_argument("--screen", action="store_true", help="time the screening alone (N = the first size)")
     ap.add_argument("--repeat", type=int, default=1, help="run each step R times, steps taking turns; show the best")
     args = ap.parse_args()
     if args.screen:
         screen(args.sizes[0], args.corpus)
+        return 0
+    if args.hit_rate or args.extract:
+        for n in args.sizes:
+            folder = corpus(n, args.corpus)
+            hits, misses = plan_hit_rate(folder)
+            print(f"{args.corpus} {n:>6} plan hit rate: {hits / max(1, hits + misses):.1%} ({hits} blocks by a plan, {misses} read in full)")
+            if args.extract:
+                cpu = extraction_cpu(folder, max(2, args.repeat))
+                print(f"{args.corpus} {n:>6} extraction CPU: {cpu[True]:.2f} ms a workbook with plans, {cpu[False]:.2f} without"
+                      f" ({cpu[True] / cpu[False]:.2f}x)", flush=True)
         return 0
     _compile_package()
     print(f"corpus: {args.corpus}")

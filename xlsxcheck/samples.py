@@ -20,7 +20,7 @@ from typing import Any
 
 __all__ = [
     "Canvas", "Layout", "UnitSpec", "ProjectSpec", "IndicatorSpec", "Funds",
-    "seed_canvases", "render", "unit_canvases", "make_unit", "build_samples", "seed_report_lines", "write_report_docx",
+    "seed_canvases", "render", "unit_canvases", "make_unit", "varied_indicators", "build_samples", "seed_report_lines", "write_report_docx",
     "unit_report_lines",
 ]
 
@@ -531,8 +531,59 @@ def _indicators(rng: random.Random, scale: float) -> list[IndicatorSpec]:
     return items
 
 
-def make_unit(rng: random.Random, unit: str, department: str, n_projects: int, year: int = 2023, mistakes: tuple[str, ...] = ()) -> UnitSpec:
-    """A unit with plausible, consistent figures, then the named mistakes put in."""
+# What filers of one template write instead of the fixed seven rows: per level-1 block its
+# 二级指标 groups, each with the 三级指标 filers choose from ({n}: a count, {s}: the budget).
+_VARIANTS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "output": {
+        "数量指标": [("完成任务数", "≥{n}个", "{n2}个"), ("覆盖人数", "≥{n}人", "{n2}人"), ("新建设施数", "{k}处", "{k}处"),
+                  ("培训人次", "≥{n}人次", "{n2}人次")],
+        "质量指标": [("验收合格率", "100%", "100%"), ("资金使用合规率", "100%", "100%"), ("设备完好率", "≥95%", "97%")],
+        "时效指标": [("完成时间", "12个月", "11个月"), ("资金拨付及时率", "100%", "100%"), ("项目开工时间", "2023年6月前", "2023年5月")],
+    },
+    "benefit": {
+        "经济效益指标": [("带动就业人数", "≥{k}人", "{k}人"), ("节约运行费用", "{k}万元", "{k}万元")],
+        "社会效益指标": [("群众获得感", "提升", "提升"), ("政策知晓率", "≥90%", "93%"), ("受益群众人数", "≥{n}人", "{n2}人")],
+        "生态效益指标": [("环境改善情况", "明显改善", "明显改善"), ("垃圾无害化处理率", "≥95%", "96%")],
+        "可持续影响指标": [("长效管护机制", "长期", "长期"), ("设施持续使用年限", "≥10年", "10年")],
+    },
+    "satisfaction": {
+        "服务对象满意度指标": [("服务对象满意度", "≥90%", "{p}%"), ("群众满意度", "≥85%", "{p}%"), ("受训人员满意度", "≥90%", "{p}%")],
+    },
+    "cost": {
+        "经济成本指标": [("成本控制数", "{s}万元", "{s2}万元"), ("单位面积造价", "≤{k}元/㎡", "{k}元/㎡")],
+        "社会成本指标": [("社会稳定风险", "无", "无")],
+        "生态环境成本指标": [("环境污染事件", "0起", "0起")],
+    },
+}
+
+
+def varied_indicators(rng: random.Random, scale: float) -> list[IndicatorSpec]:
+    """Indicators as real filings of one template differ: each level-1 block keeps its weight
+    (output 40, benefit 20, satisfaction 10, cost 20) over 1-3 rows of each 二级指标 group it
+    has; some groups are left out (output and satisfaction never are)."""
+    items = []
+    for level1, groups in _VARIANTS.items():
+        names = list(groups)
+        kept = [g for g in names if rng.random() < 0.6] or [rng.choice(names)]
+        rows = [(g, *row) for g in kept for row in rng.sample(groups[g], min(len(groups[g]), rng.randint(1, 3)))]
+        total = LEVEL1_WEIGHT[level1]
+        weights = [total // len(rows)] * len(rows)
+        weights[0] += total - sum(weights)
+        for (level2, level3, target, actual), w in zip(rows, weights):
+            n = rng.randint(50, 900)
+            fill = dict(n=n, n2=n + rng.randint(0, 20), k=rng.randint(2, 60), p=rng.randint(86, 98),
+                        s=f"{scale:g}", s2=f"{round(scale * rng.uniform(0.85, 1.0), 2):g}")
+            short = rng.random() < 0.15
+            items.append(IndicatorSpec(level1, level2, level3, target.format(**fill), actual.format(**fill), w,
+                                       max(0, w - 1) if short else w, "受客观因素影响，下年度加强跟踪" if short else ""))
+    return items
+
+
+def make_unit(rng: random.Random, unit: str, department: str, n_projects: int, year: int = 2023, mistakes: tuple[str, ...] = (),
+              indicators=None) -> UnitSpec:
+    """A unit with plausible, consistent figures, then the named mistakes put in.
+    ``indicators(rng, scale)`` makes each table's indicators (default: the same seven rows)."""
+    indicators = indicators or _indicators
     projects = []
     start = rng.randint(0, len(_PROJECT_NAMES) - 1)
     for i in range(n_projects):
@@ -544,13 +595,13 @@ def make_unit(rng: random.Random, unit: str, department: str, n_projects: int, y
         name = _PROJECT_NAMES[(start + i) % len(_PROJECT_NAMES)] + ("" if i < len(_PROJECT_NAMES) else f"{i}")
         projects.append(ProjectSpec(
             name=f"{name}项目" if not name.endswith("项目") else name, department=department, fiscal=fiscal, carryover=carry,
-            indicators=_indicators(rng, budget), date=f"{year + 1}.3.{rng.randint(1, 28)}",
+            indicators=indicators(rng, budget), date=f"{year + 1}.3.{rng.randint(1, 28)}",
             goal=(f"按期完成{name}年度任务", f"已按期完成{name}年度任务"),
         ))
     auth = rng.randint(10, 120)
     spec = UnitSpec(
         unit=unit, department=department, year=year, staff=(auth, max(1, auth - rng.randint(0, 5))),
-        basic=round(rng.uniform(200, 3000), 2), overall_indicators=_indicators(rng, 500), projects=projects,
+        basic=round(rng.uniform(200, 3000), 2), overall_indicators=indicators(rng, 500), projects=projects,
         date=f"{year + 1}.4.{rng.randint(1, 28)}",
     )
     for m in mistakes:
@@ -580,12 +631,12 @@ def _m_date(u: UnitSpec) -> None:
 
 
 def _m_reason(u: UnitSpec) -> None:
-    ind = u.overall_indicators[1]
+    ind = u.overall_indicators[min(1, len(u.overall_indicators) - 1)]
     ind.score, ind.reason = ind.weight - 2, ""
 
 
 def _m_range(u: UnitSpec) -> None:
-    u.overall_indicators[5].actual = "≥90%"
+    u.overall_indicators[min(5, len(u.overall_indicators) - 1)].actual = "≥90%"
 
 
 def _m_total(u: UnitSpec) -> None:
