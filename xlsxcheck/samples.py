@@ -551,7 +551,7 @@ _VARIANTS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     },
     "cost": {
         "经济成本指标": [("成本控制数", "{s}万元", "{s2}万元"), ("单位面积造价", "≤{k}元/㎡", "{k}元/㎡")],
-        "社会成本指标": [("社会稳定风险", "无", "无")],
+        "社会成本指标": [("社会稳定风险", "无重大风险", "未发生")],
         "生态环境成本指标": [("环境污染事件", "0起", "0起")],
     },
 }
@@ -571,7 +571,7 @@ def varied_indicators(rng: random.Random, scale: float) -> list[IndicatorSpec]:
         weights[0] += total - sum(weights)
         for (level2, level3, target, actual), w in zip(rows, weights):
             n = rng.randint(50, 900)
-            fill = dict(n=n, n2=n + rng.randint(0, 20), k=rng.randint(2, 60), p=rng.randint(86, 98),
+            fill = dict(n=n, n2=n + rng.randint(0, 20), k=rng.randint(2, 60), p=rng.randint(90, 98),
                         s=f"{scale:g}", s2=f"{round(scale * rng.uniform(0.85, 1.0), 2):g}")
             short = rng.random() < 0.15
             items.append(IndicatorSpec(level1, level2, level3, target.format(**fill), actual.format(**fill), w,
