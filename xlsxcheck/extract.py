@@ -17,7 +17,7 @@ import operator
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .catalog import load_yaml, make_finding, rules_dir
 from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workbook, table_name
@@ -148,11 +148,13 @@ class _Sheet:
     once, and labels are found by one regex pass over the sheet's joined label forms (NUL
     between cells), not by one search per cell."""
 
-    def __init__(self, grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None) -> None:
+    def __init__(self, grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None, bands: list | None = None) -> None:
         self.grid = grid
         self.name = grid.name
-        # While a plan is recorded (plans.py): how each value was read, by the value's id.
+        # While a plan is recorded (plans.py): how each value was read, by the value's id, and
+        # each indicator block's rows (table, first row, the row that ends it, header row, columns).
         self.recipes = recipes
+        self.bands = bands
         tails = self._tails = grid._anchor
         self._cells = grid.cells
         keys = [(r, c) for r, line in grid.by_row.items() for c, v in line if type(v) is str and (r, c) not in tails]
@@ -166,6 +168,15 @@ class _Sheet:
         self._text = "\x00".join(norms)
         self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
         self._found: dict[int, dict[tuple[int, int], str]] = {}
+
+    @classmethod
+    def rows_only(cls, grid: Grid) -> _Sheet:
+        """A sheet for reading known rows (plans.py reads indicator rows so): no labels looked
+        for, label forms made on first use."""
+        sheet = cls.__new__(cls)
+        sheet.grid, sheet.name, sheet.recipes, sheet.bands = grid, grid.name, None, None
+        sheet._tails, sheet._cells, sheet._norm = grid._anchor, grid.cells, {}
+        return sheet
 
     def norm(self, r: int, c: int) -> str:
         """The label form of a cell (a merged cell's for each of its cells)."""
@@ -419,15 +430,21 @@ def _kind_labels() -> tuple[dict[str, str], list[str], dict[str, str], list[str]
     return tuple(out)
 
 
-def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None]]:
-    """(kind, first_row, last_row, title_cell) of every table on a sheet."""
-    last = sheet.grid.n_rows - 1
+def _titles_and_anchors(sheet: _Sheet) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+    """(row, col, kind) of every title and of every anchor label on a sheet, in reading order."""
     title_kind, title_labels, anchor_kind, anchor_labels = _kind_labels()
     title_rx = _matcher(title_labels)[0]
     # A title is a long text (a label is short); a cell that holds a title is not an anchor.
     titles = [(*cell, title_kind[m.group()]) for cell, n, m, _ in sheet.first_matches(title_rx) if len(n) >= 7]
     in_title = {(r, c) for r, c, _ in titles}
     anchors = [(r, c, anchor_kind[label]) for (r, c), label in sheet.labels(anchor_labels).items() if (r, c) not in in_title]
+    return titles, anchors
+
+
+def _segments(sheet: _Sheet) -> list[tuple[str, int, int, tuple[int, int] | None]]:
+    """(kind, first_row, last_row, title_cell) of every table on a sheet."""
+    last = sheet.grid.n_rows - 1
+    titles, anchors = _titles_and_anchors(sheet)
     starts: list[tuple[int, str, tuple[int, int] | None]] = []
     used_titles: set[tuple[int, int]] = set()
     prev_row, prev_kind = -1, ""
@@ -609,31 +626,61 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         problems.append(tpl["columns"]["score"][-1])  # weights to score against, but no 得分 column
     _block_label(sheet, at[0], cols["level1"], table)
     first_col = min(cols.values())
+    columns = tuple((cols.get(k), kind) for k, kind in (
+        ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text")))
+    table.target_columns = cols.get("target_op"), cols.get("target_unit")
+    score_edge = min((cols[k] for k in ("weight", "score") if k in cols), default=first_col + 1)
+    how = IndicatorColumns(cols["level1"], cols.get("level2"), first_col, score_edge, columns, *table.target_columns)
+    start = at[0] + depth
+    end, total_at = indicator_rows(sheet, start, r1, how, table.indicators)
+    if sheet.bands is not None:
+        sheet.bands.append((table, start, end, at[0], how))
+    if total_at is not None:
+        table.fields["score_total.label"] = sheet.value(end, total_at, "text")
+        for key in ("weight", "score"):
+            if key in cols:
+                table.fields[f"score_total.{key}"] = sheet.value(end, cols[key], "score")
+        return
+    if scored:
+        problems.append("总分")
+
+
+class IndicatorColumns(NamedTuple):
+    """What an indicator block's header says about its rows: the level-1 and level-2 columns,
+    the first column, where weights start, (column, kind) of level 3 … reason, and the
+    columns of a target written over 指标性质 | 指标值 | 度量单位."""
+
+    level1: int
+    level2: int | None
+    first: int
+    score_edge: int
+    columns: tuple
+    op: int | None
+    unit: int | None
+
+
+def indicator_rows(sheet: _Sheet, start: int, r1: int, how: IndicatorColumns, out: list) -> tuple[int, int | None]:
+    """The indicator rows from ``start`` to the block's end, each appended to ``out``: (the row
+    that ends the block, the column of its 总分 label or None). The row that ends it is a 总分
+    row, a 填表人/备注/说明 row or r1 + 1."""
+    tpl = template()["indicators"]
     grid = sheet.grid
-    c1, c2 = cols["level1"], cols.get("level2")
+    c1, c2, first_col, score_edge, columns, op_col, unit_col = how
     l1_val: Value | None = None
     l2_val: Value | None = None
     l1_at = l2_at = None  # the cells l1_val and l2_val come from: a merged label is read once
     key, weight = "", None
     blank = Value(None, None, "blank", sheet.name, "", "text")
-    columns = [(cols.get(k), kind) for k, kind in (
-        ("level3", "text"), ("target", "text"), ("actual", "text"), ("weight", "score"), ("score", "score"), ("reason", "text"))]
-    op_col, unit_col = table.target_columns = cols.get("target_op"), cols.get("target_unit")
-    score_edge = min((cols[k] for k in ("weight", "score") if k in cols), default=first_col + 1)
-    for r in range(at[0] + depth, r1 + 1):
+    for r in range(start, r1 + 1):
         line = grid.row_values(r)
         lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
         # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
         # has it just left of the numbers.
         total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in tpl["total"]), None)
         if total_at is not None:
-            table.fields["score_total.label"] = sheet.value(r, total_at, "text")
-            for key in ("weight", "score"):
-                if key in cols:
-                    table.fields[f"score_total.{key}"] = sheet.value(r, cols[key], "score")
-            return
+            return r, total_at
         if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
-            break
+            return r, None
         if grid.origin(r, c1) != l1_at:
             l1 = sheet.value(r, c1, "text")
             if l1.present:
@@ -647,12 +694,11 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         if target.status == "blank" and actual.status == "blank" and weight_v.status == "blank" and score.status == "blank":
             continue  # a placeholder row such as "社会成本指标" with nothing filed
         target_parsed, actual_parsed = _targets(grid, r, target.raw, actual.raw, op_col, unit_col)
-        table.indicators.append(Indicator(
+        out.append(Indicator(
             r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
             target_parsed, actual_parsed,
         ))
-    if scored:
-        problems.append("总分")
+    return r1 + 1, None
 
 
 def _targets(grid: Grid, r: int, target: Any, actual: Any, op_col: int | None, unit_col: int | None):
@@ -816,10 +862,11 @@ def extract_grids(grids: list[Grid], path: str, file: str) -> Workbook:
 _ID_PREFIX = {"base": "B", "overall": "O", "project": "P"}
 
 
-def read_sheet(grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None) -> list[tuple[Table, list[str]]]:
+def read_sheet(grid: Grid, recipes: dict[int, tuple[tuple, Value]] | None = None, bands: list | None = None) -> list[tuple[Table, list[str]]]:
     """Every table on one sheet, each with the labels it lacks (R006), read in full. With
-    ``recipes``, how each value was read is told there (plans.py records a plan so)."""
-    sheet = _Sheet(grid, recipes)
+    ``recipes`` and ``bands``, how each value was read and where each indicator block's rows
+    are is told there (plans.py records a plan so)."""
+    sheet = _Sheet(grid, recipes, bands)
     out = []
     for kind, r0, r1, title in _segments(sheet):
         table = Table(kind=kind, sheet=grid.name, table_id="", title="", first_row=r0, last_row=r1)

@@ -38,6 +38,7 @@ them off; tests/test_plans.py compares the two on every workbook of the test cor
 from __future__ import annotations
 
 import datetime as dt
+import bisect
 import functools
 import re
 import unicodedata
@@ -46,8 +47,8 @@ from math import isfinite
 from operator import itemgetter
 from typing import Any, Callable, NamedTuple
 
-from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, _name_field, _PlanStats, _span,
-                      _targets, _title_of, level1_of, read_sheet, template)
+from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, IndicatorColumns, _name_field, _PlanStats,
+                      _Sheet, _span, _targets, _title_of, _titles_and_anchors, indicator_rows, level1_of, read_sheet, template)
 from .model import BaseItem, Indicator, Table, Value
 from .reading import Grid, a1
 from .values import BLANK_TEXTS, _label_form_str, _normalize_str, clean_text, label_form, normalize, parse
@@ -372,6 +373,11 @@ class _Plan(NamedTuple):
     titles: list[tuple[tuple[int, int], tuple[bool, bool]]]  # title cells, with whether year and unit are in them
     tables: list[tuple[dict, list[str]]]  # (each table's shape, its problems)
     sheet: str  # the name of the sheet it was made on, which its values carry
+    # A banded plan's indicator rows, read as the reader reads them: (table index, first row,
+    # the row that ends them, their columns), by first row; its plans with the rows below
+    # each band moved (by how much each band is longer than here).
+    bands: tuple[tuple[int, int, int, IndicatorColumns, bool], ...] = ()  # (…, whether right under the header)
+    moved: dict | None = None
 
 
 def _derive(grid: Grid, how: str, args: tuple, like: Value, vals: list, titles: dict) -> Value:
@@ -397,13 +403,24 @@ class _Unplannable(Exception):
     pass
 
 
-def _record(grid: Grid, layout: _Layout) -> _Plan | None:
+def _record(grid: Grid, layout: _Layout, banded: bool = False) -> _Plan | None:
     """The plan of a layout: the reader's tables on the layout itself, each value that came from
     a cell the layout stands in for turned into a read. None when the plan does not give back
-    exactly what the reader read there (it is then never used)."""
+    exactly what the reader read there (it is then never used). ``banded``: a plan whose
+    indicator rows are read as the reader reads them, wherever they end (None where the sheet
+    does not allow one, see _bands_allowed)."""
     g = _abstract_grid(grid, layout.cells)
     recipes: dict[int, tuple[tuple, Value]] = {}  # by the value's id: how it was read, and the value (kept alive)
-    read = read_sheet(g, recipes)
+    found: list | None = [] if banded else None
+    read = read_sheet(g, recipes, found)
+    bands = ()
+    if banded:
+        index = {id(t): i for i, (t, _) in enumerate(read)}
+        bands = tuple(sorted(((index[id(t)], start, end, how, start == header + 1) for t, start, end, header, how in found),
+                             key=itemgetter(1)))
+        if not bands or not _bands_allowed(g, read, found):
+            return None
+    in_band = {i for i, *_ in bands}
     stand_ins = {a1(*k): k for k in layout.values}
     values: list[Value | None] = []
     cells, derived, index = [], [], {}
@@ -439,11 +456,11 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
             ix(v)
 
     try:
-        for t, _ in read:  # the values read from cells first: _apply makes them in one go
-            for v in _values_of(t):
+        for i, (t, _) in enumerate(read):  # the values read from cells first: _apply makes them in one go
+            for v in _values_of(t, i not in in_band):
                 read_first(v)
         tables, titles = [], []
-        for t, problems in read:
+        for n, (t, problems) in enumerate(read):
             title = t.fields.get("title")
             if title is not None and id(title) in recipes:
                 year = t.fields.get("year")
@@ -451,7 +468,8 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
             shape = dict(
                 kind=t.kind, first_row=t.first_row, last_row=t.last_row, headers=frozenset(t.headers),
                 target_columns=t.target_columns, fields=(tuple(t.fields), _getter([ix(v) for v in t.fields.values()])),
-                indicators=[(i.row, ix(i.level1), i.level1_key, i.level1_weight, *map(ix, i[4:11])) for i in t.indicators],
+                indicators=[] if n in in_band else
+                [(i.row, ix(i.level1), i.level1_key, i.level1_weight, *map(ix, i[4:11])) for i in t.indicators],
                 goals=[(ix(a), ix(b)) for a, b in t.goals],
                 items=[(b.key, b.parent, ix(b.label), [(k, ix(v)) for k, v in b.columns.items()]) for b in t.base_items],
             )
@@ -463,16 +481,25 @@ def _record(grid: Grid, layout: _Layout) -> _Plan | None:
     if any(i != at for at, (*_, i) in enumerate(cells)):
         return None  # a value read from a cell but not found first (never expected)
     positions, a1s, kinds = (tuple(x) for x in zip(*[(rc, cell, kind) for rc, cell, kind, _ in cells])) if cells else ((), (), ())
-    plan = _Plan(values, positions, a1s, kinds, derived, titles, tables, grid.name)
+    plan = _Plan(values, positions, a1s, kinds, derived, titles, tables, grid.name, bands, {} if bands else None)
+    if bands:
+        used = {r for r, _ in positions} | {_row_of(v.cell) for v in chain(values, (like for *_, like in derived)) if v is not None}
+        if any(start <= r < end for r in used for _, start, end, *_ in bands):
+            return None  # a value outside the indicator rows read from them (never expected)
     try:
-        return plan if _apply(plan, g) == read else None
+        if not bands:
+            return plan if _apply(plan, g) == read else None
+        if _apply_banded(plan, g, None, tuple(end for _, _, end, *_ in bands)) != read:
+            return None
+        longer, ends = _longer(g, bands)  # the same with a row more in each band: the rows below moved
+        return plan if _apply_banded(plan, longer, None, ends) == read_sheet(longer) else None
     except _Mismatch:
         return None
 
 
-def _values_of(t: Table):
+def _values_of(t: Table, indicators: bool = True):
     yield from t.fields.values()
-    for i in t.indicators:
+    for i in t.indicators if indicators else ():
         yield i.level1
         yield from i[4:11]
     for a, b in t.goals:
@@ -537,6 +564,198 @@ def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Tab
     return out
 
 
+# --- bands: the indicator rows of a plan read as the reader reads them, however many ----------
+#
+# Filings of one template differ in how many indicator rows they have. A banded plan is made
+# on a sheet whose indicator rows (a band: from under the header to the 总分 row) hold nothing
+# any part of the reader but the indicator row loop can see: no label of any template but the
+# level-1 ones (产出指标 … are read only there), no piece of one that could complete a label
+# split over cells, no colon (_band_ok). Then every other part reads the rows above and below
+# a band whatever it holds and however long it is, provided that no merge crosses its edges,
+# that no table starts within 7 rows above it (_segments pairs a title and an anchor at most 6
+# rows apart), that no table's first rows where a year is looked for are in it, and that a
+# header right above it is no merged group header (whose columns the row below names). A
+# sheet is read by the plan where its rows are the plan's rows above, between and below its
+# bands (compared as a guard compares them, each part with its rows moved) and its bands are
+# runs of such rows; the band's rows are read by the reader's own loop (extract.indicator_rows).
+
+
+@functools.cache
+def _band_vocabulary() -> tuple[re.Pattern, frozenset[str], int]:
+    """(every label of every template but the level-1 ones, and ":", as one pattern; their
+    proper prefixes, where a label split over cells starts; the longest one's length)."""
+    tpl = template()
+    labels: set[str] = {"填表人", "备注", "说明"}  # where an indicator block ends
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k != "target_ops":
+                    walk(v)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+        elif isinstance(node, str):
+            labels.add(node)
+
+    walk({k: v for k, v in tpl.items() if k != "level1"})
+    labels.discard("")
+    return (re.compile(_trie([*labels, ":"])), frozenset(lab[:i] for lab in labels for i in range(1, len(lab))),
+            max(map(len, labels)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _band_ok(raw: str) -> bool:
+    """Whether a text in an indicator row holds nothing but the indicator row loop looks for
+    (whole: a label split over cells is looked at by _joins_ok)."""
+    rx = _band_vocabulary()[0]
+    return rx.search(_label_form_str(raw)) is None and rx.search(_normalize_str(raw)) is None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _band_prefix(raw: str) -> bool:
+    """Whether a text is where a label split over cells could start."""
+    return _label_form_str(raw) in _band_vocabulary()[1]
+
+
+def _joins_ok(grid: Grid, start: int, end: int, under_header: bool) -> bool:
+    """Whether no label is split over a band's cells, or over the two rows above it and its
+    cells (the reader joins a label's first part with the one or two cells below it), and,
+    with ``under_header`` (the band's first row is right under the header: the reader joins
+    short texts there to the header's), no header text and a text of the first row make one."""
+    rx, _, longest = _band_vocabulary()
+    get = grid.get
+    for r in range(max(grid.start[0], start - 2), end):
+        for c, v in enumerate(grid.rows[r - grid.start[0]], grid.start[1]):
+            if v.__class__ is not str:
+                continue
+            if _band_prefix(v):
+                joined = _label_form_str(v)
+                for below in (1, 2):
+                    joined += label_form(get(r + below, c))
+                    if rx.match(joined) is not None:
+                        if r + below >= start:
+                            return False
+                        break  # a label above the band, as the reader finds it
+            if under_header and r == start and len(n := _label_form_str(v)) <= 10:
+                one = label_form(get(start - 1, c))
+                for k in range(max(0, len(one) - longest), len(one)):
+                    m = rx.match(one[k:] + n)
+                    if m is not None and m.end() > len(one) - k:
+                        return False
+    return True
+
+
+def _row_band_ok(row: list) -> bool:
+    for v in row:
+        if v.__class__ is str and not _band_ok(v):
+            return False
+    return True
+
+
+_A1_RE = re.compile(r"[A-Z]+(\d+)")
+
+
+def _row_of(cell: str) -> int:
+    """The 0-based row of an A1 reference; -1 for none."""
+    m = _A1_RE.fullmatch(cell)
+    return int(m.group(1)) - 1 if m else -1
+
+
+def _bands_allowed(g: Grid, read: list, found: list) -> bool:
+    """Whether the bands the reader walked on a layout (``found``: table, first row, the row
+    that ends them, header row, columns) can be any length: see the section's comment."""
+    r0 = g.start[0]
+    rows = [(start, end) for _, start, end, _, _ in found]
+    if any(start >= end for start, end in rows):
+        return False  # a band of no rows
+    spans = sorted(rows)
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
+        return False
+    for _, start, end, header, _ in found:
+        if not all(_row_band_ok(g.rows[r - r0]) for r in range(start, end)) or not _joins_ok(g, start, end, start == header + 1):
+            return False
+        if end < g.n_rows and _row_band_ok(g.rows[end - r0]):
+            return False  # the row that ends a band must not pass for one of its rows
+    merges = g.merged_ranges()
+    for start, end in rows:
+        if any((m[0] < start <= m[2]) or (m[0] < end <= m[2]) for m in merges):
+            return False  # a merge across a band's edge
+    for _, start, _, header, _ in found:
+        if start == header + 1 and any(m[2] == header and m[3] > m[1] for m in merges):
+            return False  # a merged group header whose columns the band's first row would name
+    titles, anchors = _titles_and_anchors(_Sheet(g))
+    starts = {r for r, _, _ in chain(titles, anchors)}
+    if any(start - 7 <= r < start for r in starts for start, _ in rows):
+        return False
+    firsts = {t.first_row for t, _ in read}
+    return not any(start <= r < end for s in firsts for r in range(s - 2, s + 5) for start, end in rows)
+
+
+def _longer(g: Grid, bands: tuple) -> tuple[Grid, tuple[int, ...]]:
+    """The layout with one more row in each band (a copy of an empty row, or of its first row
+    no merge touches), the merges below moved: a check of a banded plan when it is made."""
+    r0 = g.start[0]
+    rows, merges, ends, added = [list(x) for x in g.rows], list(g.merged_ranges()), [], 0
+    for _, start, end, *_ in bands:
+        free = [r for r in range(start, end) if not any(m[0] <= r <= m[2] for m in merges)]
+        copy = list(g.rows[free[0] - r0]) if free else [""] * len(g.rows[start - r0])
+        rows.insert(end - r0 + added, copy)
+        added += 1
+        ends.append(end + added)
+    moved = []
+    for m in merges:
+        d = sum(1 for _, _, end, *_ in bands if end <= m[0])
+        moved.append(((m[0] + d, m[1]), (m[2] + d, m[3])))
+    return Grid(g.name, rows, g.start, moved), tuple(ends)
+
+
+def _moved(plan: _Plan, ends: tuple[int, ...]) -> _Plan:
+    """The plan with the rows below each band moved to where a sheet's band ends (``ends``)."""
+    key = tuple(e - b[2] for e, b in zip(ends, plan.bands))
+    out = plan.moved.get(key)
+    if out is not None:
+        return out
+    cuts = [(end, d) for (_, _, end, *_), d in zip(plan.bands, key)]  # rows from ``end`` on move by d
+
+    def row(r: int) -> int:
+        return r + next((d for end, d in reversed(cuts) if r >= end), 0)
+
+    def cell(v: Value) -> Value:
+        r = _row_of(v.cell)
+        if r < 0 or row(r) == r:
+            return v
+        m = re.match(r"[A-Z]+", v.cell)
+        return v._replace(cell=f"{m.group()}{row(r) + 1}")
+
+    positions = tuple((row(r), c) for r, c in plan.positions)
+    a1s = tuple(a1(*rc) for rc in positions)
+    values = [None if v is None else cell(v) for v in plan.values]
+    derived = [(i, how, (row(args[0]), *args[1:]) if how in ("cut", "title", "raw", "clean") else args, cell(like))
+               for i, how, args, like in plan.derived]
+    titles = [((row(r), c), parts) for (r, c), parts in plan.titles]
+    tables = [({**shape, "first_row": row(shape["first_row"]), "last_row": row(shape["last_row"]),
+                "indicators": [(row(r), *rest) for r, *rest in shape["indicators"]]}, problems) for shape, problems in plan.tables]
+    out = plan._replace(values=values, positions=positions, a1s=a1s, derived=derived, titles=titles, tables=tables)
+    if len(plan.moved) >= 256:
+        plan.moved.clear()
+    plan.moved[key] = out
+    return out
+
+
+def _apply_banded(plan: _Plan, grid: Grid, raws: tuple | None, ends: tuple[int, ...]) -> list[tuple[Table, list[str]]]:
+    """A banded plan's tables on a sheet whose bands end at rows ``ends``: the rest by the plan
+    (its rows below a band moved), each band's rows by the reader's own loop."""
+    read = _apply(_moved(plan, ends), grid, raws)
+    sheet = _Sheet.rows_only(grid)
+    moved = 0
+    for (i, start, end, how, _), new_end in zip(plan.bands, ends):
+        if indicator_rows(sheet, start + moved, new_end - 1, how, read[i][0].indicators)[0] != new_end:
+            raise _Mismatch  # a band's row ends the indicators (never expected: its rows are checked)
+        moved = new_end - end
+    return read
+
+
 # --- guards: a sheet of a planned layout recognised without working its layout out ---------
 
 class _Guard(NamedTuple):
@@ -573,12 +792,13 @@ def _getter(indices: list[int]) -> Callable[[list], tuple]:
     return lambda flat: ()
 
 
-def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
+def _guard(grid: Grid, layout: _Layout, positions: tuple, lo: int = 0, hi: int | None = None) -> _Guard:
+    """The guard of the sheet's rows lo:hi (all of them by default) and the plan's positions there."""
     fixed, numbers, floats, plain, shaped, masked, at = [], [], [], [], [], [], {}
     r0, c0 = grid.start
-    flat = list(chain.from_iterable(grid.rows))
+    flat = list(chain.from_iterable(grid.rows[lo:hi]))
     i = 0
-    for r, line in enumerate(grid.rows, r0):
+    for r, line in enumerate(grid.rows[lo:hi], r0 + lo):
         for c, v in enumerate(line, c0):
             k = (r, c)
             at[k] = i
@@ -600,7 +820,7 @@ def _guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Guard:
     odd = [i for i in fixed if type(flat[i]) is not str]
     return _Guard(get, get(flat), _getter(odd), tuple(type(flat[i]) for i in odd), _getter(numbers), tuple(type(flat[i]) for i in numbers),
                   _getter(floats), _getter(plain), (str,) * len(plain), tuple(shaped), tuple(masked),
-                  _getter([at[k] for k in plan.positions]))
+                  _getter([at[k] for k in positions]))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -635,9 +855,75 @@ def _admits(guard: _Guard, flat: list) -> bool:
     return True
 
 
+class _Banded(NamedTuple):
+    """A banded plan with what a sheet must hold to be read by it: per part of its rows (above,
+    between and below its bands) a guard, the number of rows and their lengths, the merges
+    (rows from the part's first); how the parts' reads make the plan's positions."""
+
+    plan: _Plan
+    parts: tuple[tuple[_Guard, int, tuple[int, ...], frozenset], ...]
+    order: Callable[[list], tuple]
+
+
+def _banded_guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Banded:
+    r0 = grid.start[0]
+    edges = [r0, *chain.from_iterable((start, end) for _, start, end, *_ in plan.bands), grid.n_rows]
+    merges = grid.merged_ranges()
+    parts, laid = [], []
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        here = [rc for rc in plan.positions if lo <= rc[0] < hi]
+        laid += here
+        parts.append((_guard(grid, layout, tuple(here), lo - r0, hi - r0), hi - lo, tuple(map(len, grid.rows[lo - r0:hi - r0])),
+                      frozenset((a - lo, b, c - lo, d) for a, b, c, d in merges if lo <= a <= c < hi)))
+    where = {rc: i for i, rc in enumerate(laid)}
+    return _Banded(plan, tuple(parts), _getter([where[rc] for rc in plan.positions]))
+
+
+def _admit_banded(b: _Banded, grid: Grid) -> tuple[tuple, tuple[int, ...]] | None:
+    """(the contents of the plan's positions, where each band ends) where a sheet has the rows
+    of the plan's parts with runs of band rows between them, else None."""
+    rows, r0 = grid.rows, grid.start[0]
+    at, reads, ends, edges = 0, [], [], []
+    for n, (guard, count, lengths, _) in enumerate(b.parts):
+        if n:
+            start = at
+            while at < len(rows) and _row_band_ok(rows[at]):
+                at += 1
+            if at == start or not _joins_ok(grid, r0 + start, r0 + at, b.plan.bands[n - 1][4]):
+                return None
+            ends.append(r0 + at)
+        part = rows[at:at + count]
+        if len(part) != count or tuple(map(len, part)) != lengths:
+            return None
+        flat = list(chain.from_iterable(part))
+        if not _admits(guard, flat):
+            return None
+        reads += guard.reads(flat)
+        edges.append(r0 + at)
+        at += count
+    if at != len(rows):
+        return None
+    # Each merge within one part (where the plan has it) or within one band.
+    merges: list[set] = [set() for _ in b.parts]
+    for m in grid.merged_ranges():
+        n = bisect.bisect_right(edges, m[0]) - 1
+        if n < 0:
+            return None
+        lo = edges[n]
+        if m[2] < lo + b.parts[n][1]:
+            merges[n].add((m[0] - lo, m[1], m[2] - lo, m[3]))
+        elif m[0] < lo + b.parts[n][1] or n + 1 < len(edges) and m[2] >= edges[n + 1]:
+            return None  # across a part's edge, or from a band into the next part
+    if any(got != part[3] for got, part in zip(merges, b.parts)):
+        return None
+    return b.order(reads), tuple(ends)
+
+
 _plans: dict[tuple, _Plan | None] = {}  # by layout
 _guarded: dict[tuple, list[tuple[_Guard, _Plan]]] = {}  # by shape: the plans with the guards that let a sheet use them
 _seen: set[tuple] = set()
+_banded: dict[tuple, list[_Banded]] = {}  # by first cell and width
+_folds: dict[tuple, bool] = {}  # layouts without their band rows: seen once (False), or a banded plan tried (True)
 _GUARDS_A_SHAPE = 8
 _MAX_CELLS = 20_000  # a larger sheet is read in full: its layout would be kept whole (a unit's has a few thousand)
 
@@ -647,7 +933,9 @@ def forget() -> None:
     _plans.clear()
     _guarded.clear()
     _seen.clear()
-    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1):
+    _banded.clear()
+    _folds.clear()
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix):
         cached.cache_clear()
 
 
@@ -661,6 +949,7 @@ def _plan_of(grid: Grid, shape: tuple, guards: int) -> _Plan | None:
             if len(_seen) >= 4 * _MAX_PLANS:
                 _seen.clear()
             _seen.add(layout.key)
+            _fold(grid, layout)
             return None
         if len(_plans) >= _MAX_PLANS:
             _plans.clear()
@@ -669,8 +958,39 @@ def _plan_of(grid: Grid, shape: tuple, guards: int) -> _Plan | None:
     if plan is not None and guards < _GUARDS_A_SHAPE:
         if len(_guarded) >= 4 * _MAX_PLANS:
             _guarded.clear()
-        _guarded.setdefault(shape, []).append((_guard(grid, layout, plan), plan))
+        _guarded.setdefault(shape, []).append((_guard(grid, layout, plan.positions), plan))
     return plan
+
+
+def _fold(grid: Grid, layout: _Layout) -> None:
+    """A banded plan made the second time a layout is seen without its runs of band rows (of
+    any length and content): the first time a sheet of the template with other indicator rows
+    comes."""
+    family = (grid.start, grid.n_cols)  # (the reader reads nothing from the name)
+    if len(_banded.get(family, ())) >= _GUARDS_A_SHAPE:
+        return
+    r0, c0 = grid.start
+    folded, run = [], False
+    for r, row in enumerate(grid.rows, r0):
+        if _row_band_ok(row):
+            if not run:
+                folded.append(None)
+            run = True
+        else:
+            run = False
+            folded.append(tuple(layout.cells.get((r, c), v) for c, v in enumerate(row, c0)))
+    key = (*family, tuple(folded))
+    if key not in _folds:
+        if len(_folds) >= 4 * _MAX_PLANS:
+            _folds.clear()
+        _folds[key] = False
+    elif not _folds[key]:
+        _folds[key] = True
+        plan = _record(grid, layout, banded=True)
+        if plan is not None:
+            if len(_banded) >= _MAX_PLANS:
+                _banded.clear()
+            _banded.setdefault(family, []).append(_banded_guard(grid, layout, plan))
 
 
 def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
@@ -688,7 +1008,17 @@ def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
             if guard is not None:
                 raws = guard.reads(flat)
         if plan is None:
-            plan = _plan_of(grid, shape, len(guarded))
+            for banded in _banded.get((grid.start, grid.n_cols), ()):
+                got = _admit_banded(banded, grid)
+                if got is not None:
+                    try:
+                        read = _apply_banded(banded.plan, grid, *got)
+                    except _Mismatch:
+                        break
+                    _PlanStats.hits += len(read)
+                    return read
+            else:
+                plan = _plan_of(grid, shape, len(guarded))
     if plan is not None:
         try:
             read = _apply(plan, grid, raws)
