@@ -659,10 +659,11 @@ class IndicatorColumns(NamedTuple):
     unit: int | None
 
 
-def indicator_rows(sheet: _Sheet, start: int, r1: int, how: IndicatorColumns, out: list) -> tuple[int, int | None]:
+def indicator_rows(sheet: _Sheet, start: int, r1: int, how: IndicatorColumns, out: list, ending: bool = True) -> tuple[int, int | None]:
     """The indicator rows from ``start`` to the block's end, each appended to ``out``: (the row
     that ends the block, the column of its 总分 label or None). The row that ends it is a 总分
-    row, a 填表人/备注/说明 row or r1 + 1."""
+    row, a 填表人/备注/说明 row or r1 + 1; ``ending=False``: rows known to hold none of those
+    labels (plans.py reads such rows), not looked at for them."""
     tpl = template()["indicators"]
     grid = sheet.grid
     c1, c2, first_col, score_edge, columns, op_col, unit_col = how
@@ -672,15 +673,16 @@ def indicator_rows(sheet: _Sheet, start: int, r1: int, how: IndicatorColumns, ou
     key, weight = "", None
     blank = Value(None, None, "blank", sheet.name, "", "text")
     for r in range(start, r1 + 1):
-        line = grid.row_values(r)
-        lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
-        # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
-        # has it just left of the numbers.
-        total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in tpl["total"]), None)
-        if total_at is not None:
-            return r, total_at
-        if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
-            return r, None
+        if ending:
+            line = grid.row_values(r)
+            lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
+            # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
+            # has it just left of the numbers.
+            total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in tpl["total"]), None)
+            if total_at is not None:
+                return r, total_at
+            if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
+                return r, None
         if grid.origin(r, c1) != l1_at:
             l1 = sheet.value(r, c1, "text")
             if l1.present:

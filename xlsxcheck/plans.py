@@ -618,15 +618,25 @@ def _band_prefix(raw: str) -> bool:
     return _label_form_str(raw) in _band_vocabulary()[1]
 
 
+@functools.lru_cache(maxsize=4096)
+def _label_tails(text: str) -> tuple[str, ...]:
+    """The ends of a text where a label could start (its tails that begin a label)."""
+    prefixes, longest = _band_vocabulary()[1:]
+    return tuple(text[k:] for k in range(max(0, len(text) - longest), len(text)) if text[k:] in prefixes)
+
+
 def _joins_ok(grid: Grid, start: int, end: int, under_header: bool) -> bool:
     """Whether no label is split over a band's cells, or over the two rows above it and its
     cells (the reader joins a label's first part with the one or two cells below it), and,
     with ``under_header`` (the band's first row is right under the header: the reader joins
     short texts there to the header's), no header text and a text of the first row make one."""
-    rx, _, longest = _band_vocabulary()
-    get = grid.get
-    for r in range(max(grid.start[0], start - 2), end):
-        for c, v in enumerate(grid.rows[r - grid.start[0]], grid.start[1]):
+    rx = _band_vocabulary()[0]
+    get, r0 = grid.get, grid.start[0]
+    for r in range(max(r0, start - 2), end):
+        row = grid.rows[r - r0]
+        if r >= start and 2 not in map(_band_cell, row) and not (under_header and r == start):
+            continue  # (a band's rows hold band texts only: no label starts in this one)
+        for c, v in enumerate(row, grid.start[1]):
             if v.__class__ is not str:
                 continue
             if _band_prefix(v):
@@ -637,29 +647,40 @@ def _joins_ok(grid: Grid, start: int, end: int, under_header: bool) -> bool:
                         if r + below >= start:
                             return False
                         break  # a label above the band, as the reader finds it
-            if under_header and r == start and len(n := _label_form_str(v)) <= 10:
-                one = label_form(get(start - 1, c))
-                for k in range(max(0, len(one) - longest), len(one)):
-                    m = rx.match(one[k:] + n)
-                    if m is not None and m.end() > len(one) - k:
-                        return False
+            if under_header and r == start and (tails := _label_tails(label_form(get(start - 1, c)))):
+                n = _label_form_str(v)
+                if len(n) <= 10 and any((m := rx.match(tail + n)) is not None and m.end() > len(tail) for tail in tails):
+                    return False
     return True
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _band_cell(v: Any) -> int:
+    """0: a text a band cannot hold; 1: anything else it can; 2: a text it can hold where a
+    label split over cells could start (_joins_ok looks below it)."""
+    if v.__class__ is not str:
+        return 1
+    if not _band_ok(v):
+        return 0
+    return 2 if _band_prefix(v) else 1
 
 
 def _row_band_ok(row: list) -> bool:
-    for v in row:
-        if v.__class__ is str and not _band_ok(v):
-            return False
-    return True
+    return all(map(_band_cell, row))
 
 
-_A1_RE = re.compile(r"[A-Z]+(\d+)")
+_A1_RE = re.compile(r"([A-Z]+)(\d+)")
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _split_a1(cell: str) -> tuple[str, int]:
+    """(column letters, 0-based row) of an A1 reference; ("", -1) for none."""
+    m = _A1_RE.fullmatch(cell)
+    return (m.group(1), int(m.group(2)) - 1) if m else ("", -1)
 
 
 def _row_of(cell: str) -> int:
-    """The 0-based row of an A1 reference; -1 for none."""
-    m = _A1_RE.fullmatch(cell)
-    return int(m.group(1)) - 1 if m else -1
+    return _split_a1(cell)[1]
 
 
 def _bands_allowed(g: Grid, read: list, found: list) -> bool:
@@ -716,17 +737,16 @@ def _moved(plan: _Plan, ends: tuple[int, ...]) -> _Plan:
     out = plan.moved.get(key)
     if out is not None:
         return out
-    cuts = [(end, d) for (_, _, end, *_), d in zip(plan.bands, key)]  # rows from ``end`` on move by d
+    ends_here, by = [end for _, _, end, *_ in plan.bands], (0, *key)  # rows from a band's end on move by its d
 
     def row(r: int) -> int:
-        return r + next((d for end, d in reversed(cuts) if r >= end), 0)
+        return r + by[bisect.bisect_right(ends_here, r)]
 
     def cell(v: Value) -> Value:
-        r = _row_of(v.cell)
+        letters, r = _split_a1(v.cell)
         if r < 0 or row(r) == r:
             return v
-        m = re.match(r"[A-Z]+", v.cell)
-        return v._replace(cell=f"{m.group()}{row(r) + 1}")
+        return _value((*v[:4], f"{letters}{row(r) + 1}", *v[5:]))
 
     positions = tuple((row(r), c) for r, c in plan.positions)
     a1s = tuple(a1(*rc) for rc in positions)
@@ -747,13 +767,32 @@ def _apply_banded(plan: _Plan, grid: Grid, raws: tuple | None, ends: tuple[int, 
     """A banded plan's tables on a sheet whose bands end at rows ``ends``: the rest by the plan
     (its rows below a band moved), each band's rows by the reader's own loop."""
     read = _apply(_moved(plan, ends), grid, raws)
-    sheet = _Sheet.rows_only(grid)
-    moved = 0
-    for (i, start, end, how, _), new_end in zip(plan.bands, ends):
-        if indicator_rows(sheet, start + moved, new_end - 1, how, read[i][0].indicators)[0] != new_end:
-            raise _Mismatch  # a band's row ends the indicators (never expected: its rows are checked)
+    starts, moved = [], 0
+    for (_, start, end, _, _), new_end in zip(plan.bands, ends):
+        starts.append(start + moved)
         moved = new_end - end
+    # The bands' rows alone as the loop's sheet: their label forms made on first use, their rows'
+    # texts known to hold no label that ends the indicators (_band_ok).
+    sheet = _Sheet.rows_only(_rows_of(grid, zip(starts, ends)))
+    for (i, _, _, how, _), start, new_end in zip(plan.bands, starts, ends):
+        indicator_rows(sheet, start, new_end - 1, how, read[i][0].indicators, ending=False)
     return read
+
+
+def _rows_of(grid: Grid, spans) -> Grid:
+    """The grid with its cells (``cells``, ``by_row``) made of the rows of ``spans`` only."""
+    view = object.__new__(Grid)
+    view.__dict__.update(grid.__dict__)
+    view.cells, view.by_row = {}, {}
+    r0, c0 = grid.start
+    for lo, hi in spans:
+        for r in range(lo, hi):
+            line = [(c, v) for c, v in enumerate(grid.rows[r - r0], c0) if v != "" and v is not None]
+            if line:
+                view.by_row[r] = line
+                for c, v in line:
+                    view.cells[(r, c)] = v
+    return view
 
 
 # --- guards: a sheet of a planned layout recognised without working its layout out ---------
@@ -935,7 +974,7 @@ def forget() -> None:
     _seen.clear()
     _banded.clear()
     _folds.clear()
-    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix):
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix, _band_cell, _split_a1, _label_tails):
         cached.cache_clear()
 
 
