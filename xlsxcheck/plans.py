@@ -30,6 +30,13 @@ tuple comparison for the labels and blanks, one for the types of the numbers) an
 value text only whether the reader could take it for a label. Such a sheet never becomes a
 dict of cells (reading.Grid makes those on first use).
 
+Filings of one template differ in how many indicator rows each table has, and so nearly every
+table of them has a layout of its own. A *banded* plan reads them all: made the second time a
+layout is seen without its runs of rows that could be indicator rows (_fold), it reads the rows
+above, between and below the indicator rows by the plan (their guards compare them with the rows
+moved) and the indicator rows themselves with the reader's own row loop; a sheet's indicator rows
+must hold nothing any other part of the reader could see (see "bands" below).
+
 Plans are kept per process (the workers), at most ``_MAX_PLANS``; a sheet of more than
 ``_MAX_CELLS`` cells is always read in full (its layout would be kept whole). XLSXCHECK_PLANS=0 turns
 them off; tests/test_plans.py compares the two on every workbook of the test corpora.
@@ -37,8 +44,8 @@ them off; tests/test_plans.py compares the two on every workbook of the test cor
 
 from __future__ import annotations
 
-import datetime as dt
 import bisect
+import datetime as dt
 import functools
 import re
 import unicodedata
@@ -566,18 +573,19 @@ def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Tab
 
 # --- bands: the indicator rows of a plan read as the reader reads them, however many ----------
 #
-# Filings of one template differ in how many indicator rows they have. A banded plan is made
-# on a sheet whose indicator rows (a band: from under the header to the 总分 row) hold nothing
-# any part of the reader but the indicator row loop can see: no label of any template but the
-# level-1 ones (产出指标 … are read only there), no piece of one that could complete a label
-# split over cells, no colon (_band_ok). Then every other part reads the rows above and below
-# a band whatever it holds and however long it is, provided that no merge crosses its edges,
-# that no table starts within 7 rows above it (_segments pairs a title and an anchor at most 6
-# rows apart), that no table's first rows where a year is looked for are in it, and that a
-# header right above it is no merged group header (whose columns the row below names). A
-# sheet is read by the plan where its rows are the plan's rows above, between and below its
-# bands (compared as a guard compares them, each part with its rows moved) and its bands are
-# runs of such rows; the band's rows are read by the reader's own loop (extract.indicator_rows).
+# A banded plan is made on a sheet whose indicator rows (a band: from under the header to the
+# 总分 row) hold nothing any part of the reader but the indicator row loop can see: no label of
+# any template but the level-1 ones (产出指标 … are read only there) and no colon (_band_ok), no
+# label split over their cells or from the two rows above into them (_joins_ok). Then every
+# other part reads the rows above and below a band alike whatever it holds and however long it
+# is, provided that no merge crosses its edges, that no table starts within 7 rows above it
+# (_segments pairs a title and an anchor at most 6 rows apart), that no table's first rows,
+# where a year is looked for, are in it, and that a header right above it is no merged group
+# header (whose columns the row below names): _bands_allowed. A sheet is read by the plan where
+# its rows are the plan's rows above, between and below its bands (each part compared as a
+# guard compares a sheet, its rows moved) and its bands are runs of such rows; the bands' rows
+# are read by the reader's own loop (extract.indicator_rows). Each banded plan is checked when
+# it is made on its layout and on its layout with a row more in each band.
 
 
 @functools.cache
