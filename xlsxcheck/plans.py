@@ -633,6 +633,11 @@ def _label_tails(text: str) -> tuple[str, ...]:
     return tuple(text[k:] for k in range(max(0, len(text) - longest), len(text)) if text[k:] in prefixes)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _starts_join(v: Any) -> bool:
+    return v.__class__ is str and _band_prefix(v)
+
+
 def _joins_ok(grid: Grid, start: int, end: int, under_header: bool) -> bool:
     """Whether no label is split over a band's cells, or over the two rows above it and its
     cells (the reader joins a label's first part with the one or two cells below it), and,
@@ -642,6 +647,8 @@ def _joins_ok(grid: Grid, start: int, end: int, under_header: bool) -> bool:
     get, r0 = grid.get, grid.start[0]
     for r in range(max(r0, start - 2), end):
         row = grid.rows[r - r0]
+        if r < start and not any(map(_starts_join, row)):
+            continue
         if r >= start and 2 not in map(_band_cell, row) and not (under_header and r == start):
             continue  # (a band's rows hold band texts only: no label starts in this one)
         for c, v in enumerate(row, grid.start[1]):
@@ -903,53 +910,61 @@ def _admits(guard: _Guard, flat: list) -> bool:
 
 
 class _Banded(NamedTuple):
-    """A banded plan with what a sheet must hold to be read by it: per part of its rows (above,
-    between and below its bands) a guard, the number of rows and their lengths, the merges
-    (rows from the part's first); how the parts' reads make the plan's positions."""
+    """A banded plan with what a sheet must hold to be read by it: which of its rows could be
+    band rows (_row_classes), as a pattern whose groups are the bands; per part of its rows
+    (above, between and below its bands) a guard, the number of rows and their lengths, the
+    merges (rows from the part's first); how the parts' reads make the plan's positions."""
 
     plan: _Plan
+    rows: re.Pattern
     parts: tuple[tuple[_Guard, int, tuple[int, ...], frozenset], ...]
     order: Callable[[list], tuple]
+
+
+def _row_classes(grid: Grid) -> bytes:
+    """b"\x01" for each row that could be a band's row, b"\x00" for each other."""
+    return bytes(map(_row_band_ok, grid.rows))
 
 
 def _banded_guard(grid: Grid, layout: _Layout, plan: _Plan) -> _Banded:
     r0 = grid.start[0]
     edges = [r0, *chain.from_iterable((start, end) for _, start, end, *_ in plan.bands), grid.n_rows]
     merges = grid.merged_ranges()
+    classes = _row_classes(grid)
     parts, laid = [], []
     for lo, hi in zip(edges[::2], edges[1::2]):
         here = [rc for rc in plan.positions if lo <= rc[0] < hi]
         laid += here
         parts.append((_guard(grid, layout, tuple(here), lo - r0, hi - r0), hi - lo, tuple(map(len, grid.rows[lo - r0:hi - r0])),
                       frozenset((a - lo, b, c - lo, d) for a, b, c, d in merges if lo <= a <= c < hi)))
+    # The parts' rows as they are here, a band as a run of band rows (its end: the first other row).
+    pattern = b"(\x01+)".join(re.escape(classes[lo - r0:hi - r0]) for lo, hi in zip(edges[::2], edges[1::2]))
     where = {rc: i for i, rc in enumerate(laid)}
-    return _Banded(plan, tuple(parts), _getter([where[rc] for rc in plan.positions]))
+    return _Banded(plan, re.compile(pattern), tuple(parts), _getter([where[rc] for rc in plan.positions]))
 
 
-def _admit_banded(b: _Banded, grid: Grid) -> tuple[tuple, tuple[int, ...]] | None:
-    """(the contents of the plan's positions, where each band ends) where a sheet has the rows
-    of the plan's parts with runs of band rows between them, else None."""
+def _admit_banded(b: _Banded, grid: Grid, classes: bytes) -> tuple[tuple, tuple[int, ...]] | None:
+    """(the contents of the plan's positions, where each band ends) where a sheet (its rows'
+    ``classes``) has the rows of the plan's parts with runs of band rows between them, else None."""
+    found = b.rows.fullmatch(classes)
+    if found is None:
+        return None
     rows, r0 = grid.rows, grid.start[0]
-    at, reads, ends, edges = 0, [], [], []
-    for n, (guard, count, lengths, _) in enumerate(b.parts):
-        if n:
-            start = at
-            while at < len(rows) and _row_band_ok(rows[at]):
-                at += 1
-            if at == start or not _joins_ok(grid, r0 + start, r0 + at, b.plan.bands[n - 1][4]):
-                return None
-            ends.append(r0 + at)
-        part = rows[at:at + count]
-        if len(part) != count or tuple(map(len, part)) != lengths:
+    reads, ends, edges = [], [], [r0]
+    for n in range(1, len(b.parts)):
+        start, end = found.span(n)
+        if not _joins_ok(grid, r0 + start, r0 + end, b.plan.bands[n - 1][4]):
+            return None
+        ends.append(r0 + end)
+        edges.append(r0 + end)
+    for (guard, count, lengths, _), edge in zip(b.parts, edges):
+        part = rows[edge - r0:edge - r0 + count]
+        if tuple(map(len, part)) != lengths:
             return None
         flat = list(chain.from_iterable(part))
         if not _admits(guard, flat):
             return None
         reads += guard.reads(flat)
-        edges.append(r0 + at)
-        at += count
-    if at != len(rows):
-        return None
     # Each merge within one part (where the plan has it) or within one band.
     merges: list[set] = [set() for _ in b.parts]
     for m in grid.merged_ranges():
@@ -982,7 +997,7 @@ def forget() -> None:
     _seen.clear()
     _banded.clear()
     _folds.clear()
-    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix, _band_cell, _split_a1, _label_tails):
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix, _band_cell, _split_a1, _label_tails, _starts_join):
         cached.cache_clear()
 
 
@@ -1055,13 +1070,17 @@ def sheet_tables(grid: Grid) -> list[tuple[Table, list[str]]]:
             if guard is not None:
                 raws = guard.reads(flat)
         if plan is None:
-            for banded in _banded.get((grid.start, grid.n_cols), ()):
-                got = _admit_banded(banded, grid)
+            family = _banded.get((grid.start, grid.n_cols), [])
+            classes = _row_classes(grid) if family else b""
+            for at, banded in enumerate(family):
+                got = _admit_banded(banded, grid, classes)
                 if got is not None:
                     try:
                         read = _apply_banded(banded.plan, grid, *got)
                     except _Mismatch:
                         break
+                    if at:  # the plan last used tried first (a unit's project sheets come together)
+                        family.insert(0, family.pop(at))
                     _PlanStats.hits += len(read)
                     return read
             else:
