@@ -157,3 +157,27 @@ def test_shipped_samples_extract_without_reading_findings():
     for path in sorted(p for p in SAMPLES.glob("[01][0-9]_*.xls*") if not p.name.startswith("01_")):  # workbooks, not reports
         book = extract_workbook(path)
         assert book.tables and not book.findings, (path.name, [f.message for f in book.findings])
+
+
+def test_a_level1_header_merged_over_the_level2_header_is_still_read(tmp_path):
+    """一级指标 merged sideways over 二级指标 (the merge keeps only 一级指标): the first indicator
+    row looks like the names of a group header's columns, but the indicators are read, with
+    their level-1 labels from the label's own column (the reader once failed on it: R099)."""
+    import openpyxl
+
+    layout, suffix = LAYOUTS["numbered-sheets-one-row-headers-text-amounts"]
+    ub = UnitBuilder(tmp_path, layout, suffix, n_projects=1)
+    project = ub.clean.of_kind("project")[0]
+    row, col = a1_to_rc(project.indicators[0].level1.cell)  # the first indicator row, 0-based
+    wb = openpyxl.load_workbook(ub.clean_path)
+    ws = wb[project.sheet]
+    header = next(r for r in range(row, 0, -1) if ws.cell(r, col + 1).value == "一级指标")
+    ws.merge_cells(start_row=header, start_column=col + 1, end_row=header, end_column=col + 2)
+    path = tmp_path / f"merged{suffix}"
+    wb.save(path)
+    book = extract_workbook(path)
+    assert not [f for f in book.findings if f.code in ("R099", "R017")], [f.message for f in book.findings]
+    merged = next(t for t in book.of_kind("project") if t.sheet == project.sheet)
+    assert [i.level1.cell for i in merged.indicators] == [i.level1.cell for i in project.indicators]
+    assert [i.level1_key for i in merged.indicators] == [i.level1_key for i in project.indicators]
+    assert [i.score.value for i in merged.indicators] == [i.score.value for i in project.indicators]

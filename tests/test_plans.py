@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import SAMPLES
 from realfilings import all_specs, build_workbook, load
@@ -401,10 +401,7 @@ def test_anything_in_or_around_indicator_rows_reads_alike(varied_sheets, data):
         c = data.draw(st.integers(c0, c0 + width - 2), label="merge col")
         merged.append(((a, c), (a + data.draw(st.integers(0, 2)), c + data.draw(st.integers(0, 1)))))
     changed = _with_rows(grid, rows, merged)
-    try:
-        want = read_sheet(changed)
-    except KeyError:
-        assume(False)  # a merge over the indicator header that the reader itself fails on: not the plans' concern here
+    want = read_sheet(changed)
     got = plans.sheet_tables(changed)
     assert got == want, _difference(got, want)
 

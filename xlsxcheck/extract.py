@@ -615,6 +615,9 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
         problems.append("一级指标")
         return
     cols, depth = sheet.header_columns(at[0], tpl["columns"], table)
+    # 一级指标 merged sideways over 二级指标 reads as a group header that the first indicator
+    # row names column by column: its own column is still where the label was found.
+    cols.setdefault("level1", at[1])
     if "level3" not in cols:
         problems.append(tpl["columns"]["level3"][-1])
         return
