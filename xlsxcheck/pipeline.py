@@ -95,9 +95,14 @@ def display_names(files: list[Path], args: Iterable[str]) -> list[str]:
     would read the same, relative to the working directory."""
     folders = sorted((Path(a) for a in args if Path(a).is_dir()), key=lambda f: len(f.parts), reverse=True)
     names = []
+    within: dict[Path, str | None] = {}  # a file's folder as the name shows it, once a folder (paths cost tens of µs)
     for p in files:
-        base = next((f for f in folders if p.is_relative_to(f)), None)
-        names.append(printable(p.relative_to(base).as_posix() if base is not None else p.name))
+        folder = p.parent
+        if folder not in within:
+            base = next((f for f in folders if folder.is_relative_to(f)), None)
+            within[folder] = None if base is None else folder.relative_to(base).as_posix()
+        rel = within[folder]
+        names.append(printable(p.name if rel in (None, ".") else f"{rel}/{p.name}"))
     counts = Counter(names)
     return [n if counts[n] == 1 else display_name(p) for n, p in zip(names, files)]
 
@@ -365,9 +370,9 @@ class _Workers:
         return self
 
     def start(self) -> None:
-        """Start the first worker now: it imports its libraries (about a second) while this
-        process finds the files."""
-        if not self.slots:
+        """Start the workers now: they import their libraries (about a second) while this
+        process finds the files (run stops those the files leave without work)."""
+        while len(self.slots) < self.workers:
             self.slots.append(_Slot(self.context, self.options, self.registry))
 
     def __exit__(self, *exc) -> None:
@@ -392,6 +397,9 @@ class _Workers:
         todo = deque(chunks)
         done: dict[int, object] = {}
         slots = self.slots
+        for slot in [s for s in slots if s.chunk is None][len(chunks):]:  # started early, nothing to do
+            slot.stop()
+            slots.remove(slot)
         while todo or any(s.chunk is not None for s in slots):
             for slot in slots:
                 if slot.chunk is None and todo:
