@@ -91,10 +91,9 @@ class _Vocabulary(NamedTuple):
     header_prefixes: frozenset[str]  # where such a label split over two rows starts
 
 
-@functools.cache
-def _vocabulary() -> _Vocabulary:
-    tpl = template()
-    labels: set[str] = set()
+def _labels(part: dict) -> set[str]:
+    """Every label in a part of the template, and the labels where an indicator block ends."""
+    labels = {"填表人", "备注", "说明"}
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -107,9 +106,15 @@ def _vocabulary() -> _Vocabulary:
         elif isinstance(node, str):
             labels.add(node)
 
-    walk(tpl)
-    labels |= {"填表人", "备注", "说明"}  # where an indicator block ends
+    walk(part)
     labels.discard("")
+    return labels
+
+
+@functools.cache
+def _vocabulary() -> _Vocabulary:
+    tpl = template()
+    labels = _labels(tpl)
     # The weight's digits possessive: the same matches, without trying every shorter run of
     # digits at every digit of a date or a phone number.
     weight = _WEIGHT_RE.pattern.replace(r"\d+", r"\d++")
@@ -592,22 +597,7 @@ def _apply(plan: _Plan, grid: Grid, raws: tuple | None = None) -> list[tuple[Tab
 def _band_vocabulary() -> tuple[re.Pattern, frozenset[str], int]:
     """(every label of every template but the level-1 ones, and ":", as one pattern; their
     proper prefixes, where a label split over cells starts; the longest one's length)."""
-    tpl = template()
-    labels: set[str] = {"填表人", "备注", "说明"}  # where an indicator block ends
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k != "target_ops":
-                    walk(v)
-        elif isinstance(node, list):
-            for x in node:
-                walk(x)
-        elif isinstance(node, str):
-            labels.add(node)
-
-    walk({k: v for k, v in tpl.items() if k != "level1"})
-    labels.discard("")
+    labels = _labels({k: v for k, v in template().items() if k != "level1"})
     return (re.compile(_trie([*labels, ":"])), frozenset(lab[:i] for lab in labels for i in range(1, len(lab))),
             max(map(len, labels)))
 
