@@ -260,39 +260,10 @@ def _worksheet_class():
                 return self._stream_row(row, values, formats, height)
             if row in made or self.table.get(row) or (height and row in self.row_info):
                 return super().put_row(row, values, formats, height)
-            cached, sst = self.cell_xml, self.str_table
-            strings, index, n = 0, sst.string_table, str(row + 1)
-            parts, first, last = [], None, None
-            try:
-                for col, v in enumerate(values):
-                    if v is None:
-                        continue
-                    fmt = formats[col]
-                    xml = cached[col]
-                    if xml is None or xml[0] is not fmt:
-                        xml = self._cell_xml(col, fmt)
-                        if xml is None:
-                            return super().put_row(row, values, formats, height)
-                    if v.__class__ is str:
-                        if not v:
-                            continue
-                        if len(v) >= 16384:  # may need XlsxWriter's truncation
-                            return super().put_row(row, values, formats, height)
-                        i = index.get(v)
-                        if i is None:  # as XlsxWriter would add it (a fallback below finds it there)
-                            i = index[v] = sst.unique_count
-                            sst.unique_count += 1
-                        strings += 1
-                        parts.append(f"{xml[1]}{n}{xml[2]}{i}</v></c>")
-                    elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:  # NaN, infinity: error formulas
-                        parts.append(f"{xml[1]}{n}{xml[3]}{v:.16G}</v></c>")
-                    else:
-                        return super().put_row(row, values, formats, height)
-                    if first is None:
-                        first = col
-                    last = col
-            except IndexError:  # beyond the last column
+            cells = self._row_xml(row, values, formats, inline=False)
+            if cells is None:
                 return super().put_row(row, values, formats, height)
+            xml, first, last, strings = cells
             if first is None:
                 if height:
                     self.set_row(row, height)
@@ -305,17 +276,17 @@ def _worksheet_class():
                 self.row_sizes[row] = [pixels, False]
             if self._check_dimensions(row, first) or self._check_dimensions(row, last):
                 return
-            sst.count += strings
-            made[row] = first, last, "".join(parts), pixels
+            self.str_table.count += strings
+            made[row] = first, last, xml, pixels
 
-        def _stream_row(self, row: int, values, formats, height: float | None) -> None:
-            """put_row in the constant-memory mode: the row's XML with inline strings, as
-            XlsxWriter writes them, kept until the next row flushes it (_write_single_row)."""
-            if self.comments or row < self.previous_row or (row == self.previous_row and (row in self.made_rows or self.table.get(row))):
-                return super().put_row(row, values, formats, height)
+        def _row_xml(self, row: int, values, formats, inline: bool) -> tuple[str, int | None, int | None, int] | None:
+            """(the XML of a row's cells, its first and last column, its number of strings), the
+            strings shared (added to the table as XlsxWriter would add them: a fallback finds
+            them there) or ``inline``; None where a cell needs XlsxWriter's own code."""
             cached, n = self.cell_xml, str(row + 1)
+            index, sst = self.str_table.string_table, self.str_table
             escape_controls, escape, plain = self._escape_control_characters, self._escape_data, _NOT_PLAIN.search
-            parts, first, last = [], None, None
+            parts, first, last, strings = [], None, None, 0
             try:
                 for col, v in enumerate(values):
                     if v is None:
@@ -325,34 +296,54 @@ def _worksheet_class():
                     if xml is None or xml[0] is not fmt:
                         xml = self._cell_xml(col, fmt)
                         if xml is None:
-                            return super().put_row(row, values, formats, height)
+                            return None
                     if v.__class__ is str:
                         if not v:
                             continue
-                        if len(v) >= 16384 or (v.startswith("<r>") and v.endswith("</r>")):  # truncated, or a rich string
-                            return super().put_row(row, values, formats, height)
-                        if plain(v) is None:  # nothing XlsxWriter escapes, no white space at an end
+                        if len(v) >= 16384:  # may need XlsxWriter's truncation
+                            return None
+                        if not inline:
+                            i = index.get(v)
+                            if i is None:
+                                i = index[v] = sst.unique_count
+                                sst.unique_count += 1
+                            parts.append(f"{xml[1]}{n}{xml[2]}{i}</v></c>")
+                        elif v.startswith("<r>") and v.endswith("</r>"):  # a rich string
+                            return None
+                        elif plain(v) is None:  # nothing XlsxWriter escapes, no white space at an end
                             parts.append(f"{xml[1]}{n}{xml[4]}>{v}</t></is></c>")
                         else:
                             v = escape_controls(v)
                             space = ' xml:space="preserve"' if _preserve_whitespace(v) else ""
                             parts.append(f"{xml[1]}{n}{xml[4]}{space}>{escape(v)}</t></is></c>")
-                    elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:
+                        strings += 1
+                    elif (v.__class__ is float or v.__class__ is int) and -1e308 < v < 1e308:  # NaN, infinity: error formulas
                         parts.append(f"{xml[1]}{n}{xml[3]}{v:.16G}</v></c>")
                     else:
-                        return super().put_row(row, values, formats, height)
+                        return None
                     if first is None:
                         first = col
                     last = col
-            except IndexError:
+            except IndexError:  # beyond the last column
+                return None
+            return "".join(parts), first, last, strings
+
+        def _stream_row(self, row: int, values, formats, height: float | None) -> None:
+            """put_row in the constant-memory mode: the row's XML with inline strings, as
+            XlsxWriter writes them, kept until the next row flushes it (_write_single_row)."""
+            if self.comments or row < self.previous_row or (row == self.previous_row and (row in self.made_rows or self.table.get(row))):
                 return super().put_row(row, values, formats, height)
+            cells = self._row_xml(row, values, formats, inline=True)
+            if cells is None:
+                return super().put_row(row, values, formats, height)
+            xml, first, last, _ = cells
             if first is not None and row > self.previous_row:
                 self._write_single_row(row)  # as XlsxWriter's first write into a new row does
             if height:
                 self.set_row(row, height)
             if first is None or self._check_dimensions(row, first) or self._check_dimensions(row, last):
                 return
-            self.made_rows[row] = first, last, "".join(parts), None
+            self.made_rows[row] = first, last, xml, None
             self.streamed_rows += 1
 
         def _write_single_row(self, current_row_num: int = 0) -> None:
