@@ -181,3 +181,42 @@ def test_a_level1_header_merged_over_the_level2_header_is_still_read(tmp_path):
     assert [i.level1.cell for i in merged.indicators] == [i.level1.cell for i in project.indicators]
     assert [i.level1_key for i in merged.indicators] == [i.level1_key for i in project.indicators]
     assert [i.score.value for i in merged.indicators] == [i.score.value for i in project.indicators]
+
+
+@pytest.mark.parametrize("plans_on", [True, False])
+def test_cells_merged_down_indicator_rows_read_on_each_row_from_the_merge_s_first_cell(tmp_path, plans_on):
+    """A 偏差原因 and a 二级指标 merged down two indicator rows (one reason for both, as real
+    filings write it): each row reads the merge's text, with the merge's first cell as its
+    cell; the row below a merge reads its own cells again. Alike with plans and without."""
+    import openpyxl
+
+    from xlsxcheck.extract import use_plans
+
+    layout, suffix = LAYOUTS["numbered-sheets-one-row-headers-text-amounts"]
+    ub = UnitBuilder(tmp_path, layout, suffix, n_projects=2)
+    wb = openpyxl.load_workbook(ub.clean_path)
+    merged_at = {}
+    for project in ub.clean.of_kind("project"):
+        first, second, third = project.indicators[:3]
+        ws = wb[project.sheet]
+        (r1, rc), (r2, _) = a1_to_rc(first.reason.cell), a1_to_rc(second.reason.cell)
+        ws.cell(r1 + 1, rc + 1).value = "资金拨付延迟，两项均受影响"
+        ws.merge_cells(start_row=r1 + 1, start_column=rc + 1, end_row=r2 + 1, end_column=rc + 1)
+        lr, lc = a1_to_rc(first.level2.cell)
+        ws.cell(lr + 1, lc + 1).value = "数量指标（合并）"
+        ws.merge_cells(start_row=lr + 1, start_column=lc + 1, end_row=a1_to_rc(second.level3.cell)[0] + 1, end_column=lc + 1)
+        merged_at[project.sheet] = (first.reason.cell, first.level2.cell, third)
+    path = tmp_path / f"merged{suffix}"
+    wb.save(path)
+    use_plans(plans_on)
+    try:
+        books = [extract_workbook(path) for _ in range(3)]  # plans are made on the first sheets seen
+    finally:
+        use_plans(True)
+    for book in books:
+        for project in book.of_kind("project"):
+            reason_cell, level2_cell, third = merged_at[project.sheet]
+            first, second, below = project.indicators[:3]
+            assert [(i.reason.raw, i.reason.cell) for i in (first, second)] == [("资金拨付延迟，两项均受影响", reason_cell)] * 2
+            assert [(i.level2.raw, i.level2.cell) for i in (first, second)] == [("数量指标（合并）", level2_cell)] * 2
+            assert (below.reason.cell, below.level3.raw) == (third.reason.cell, third.level3.raw)

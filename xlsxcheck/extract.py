@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from .catalog import load_yaml, make_finding, rules_dir
 from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workbook, table_name
-from .reading import Grid, a1, read_grids
+from .reading import Grid, a1, col_letter, read_grids
 from .values import clean_text, label_form, normalize, parse, parse_indicator, strip_code
 
 __all__ = ["extract_workbook", "extract_grids", "template", "level1_of", "use_plans", "plan_counts"]
@@ -71,7 +71,7 @@ def use_rules_dir(extra_dir: str | None) -> None:
     global _extra_rules_dir
     if extra_dir != _extra_rules_dir:
         _extra_rules_dir = extra_dir
-        for cached in (template, _landmark_labels, _kind_labels, _funds_layout):
+        for cached in (template, _landmark_labels, _kind_labels, _funds_layout, _level1):
             cached.cache_clear()
         _MATCHERS.clear()
         from .plans import forget
@@ -169,13 +169,13 @@ class _Sheet:
         self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
+
     @classmethod
     def rows_only(cls, grid: Grid) -> _Sheet:
-        """A sheet for reading known rows (plans.py reads indicator rows so): no labels looked
-        for, label forms made on first use."""
+        """A sheet whose known rows are read a column at a time (plans.py reads indicator rows
+        so, with ``ending=False``): no labels looked for, no ``cells`` made."""
         sheet = cls.__new__(cls)
-        sheet.grid, sheet.name, sheet.recipes, sheet.bands = grid, grid.name, None, None
-        sheet._tails, sheet._cells, sheet._norm = grid._anchor, grid.cells, {}
+        sheet.grid, sheet.name, sheet.recipes, sheet.bands, sheet._tails = grid, grid.name, None, None, grid._anchor
         return sheet
 
     def norm(self, r: int, c: int) -> str:
@@ -204,6 +204,30 @@ class _Sheet:
         if self.recipes is not None:
             self.recipes[id(v)] = (("cell", *origin, kind), v)
         return v
+
+    def column(self, rows: range, c: int, kind: str) -> list[Value]:
+        """``value(r, c, kind)`` for each of ``rows``, read down the column straight from
+        calamine's rows (no ``cells``): the hot path of reading indicator rows."""
+        grid, name, tails, recipes, new = self.grid, self.name, self._tails, self.recipes, _new_value
+        (r0, c0), dense, letter = grid.start, grid.rows, col_letter(c)
+        out = []
+        for r in rows:
+            origin = tails.get((r, c))
+            if origin is None:
+                line = dense[r - r0] if 0 <= r - r0 < len(dense) else ()
+                raw = line[c - c0] if 0 <= c - c0 < len(line) else None
+                cell = f"{letter}{r + 1}"
+            else:
+                raw, cell = grid.get(*origin), a1(*origin)
+            if raw is None or raw == "":
+                v = new(Value, (None, None, "blank", name, cell, kind, 0.0))
+            else:
+                value, status, tol = parse(kind, raw)
+                v = new(Value, (raw, value, status, name, cell, kind, tol))
+            if recipes is not None:
+                recipes[id(v)] = (("cell", *(origin or (r, c)), kind), v)
+            out.append(v)
+        return out
 
     def cut(self, r: int, c: int, where: tuple, kind: str = "text") -> Value:
         """A value cut out of a cell's text ("填报日期：2024.4.15"), where _span says."""
@@ -667,43 +691,49 @@ def indicator_rows(sheet: _Sheet, start: int, r1: int, how: IndicatorColumns, ou
     that ends the block, the column of its 总分 label or None). The row that ends it is a 总分
     row, a 填表人/备注/说明 row or r1 + 1; ``ending=False``: rows known to hold none of those
     labels (plans.py reads such rows), not looked at for them."""
-    tpl = template()["indicators"]
-    grid = sheet.grid
     c1, c2, first_col, score_edge, columns, op_col, unit_col = how
-    l1_val: Value | None = None
-    l2_val: Value | None = None
-    l1_at = l2_at = None  # the cells l1_val and l2_val come from: a merged label is read once
-    key, weight = "", None
+    end, total_at = _block_end(sheet, start, r1, first_col, score_edge) if ending else (r1 + 1, None)
+    rows = range(start, end)
+    # Column by column (the hot path of reading indicators); a merged label is taken once,
+    # from the first row it covers (each row's value of it names the merge's anchor cell).
     blank = Value(None, None, "blank", sheet.name, "", "text")
-    for r in range(start, r1 + 1):
-        if ending:
-            line = grid.row_values(r)
-            lead = [sheet.norm(r, c) for c, _ in line if c <= first_col]
-            # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
-            # has it just left of the numbers.
-            total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in tpl["total"]), None)
-            if total_at is not None:
-                return r, total_at
-            if any(n.startswith(("填表人", "备注", "说明")) for n in lead):
-                return r, None
-        if grid.origin(r, c1) != l1_at:
-            l1 = sheet.value(r, c1, "text")
-            if l1.present:
-                l1_val, l1_at, l2_val, l2_at = l1, grid.origin(r, c1), None, None
-                key, weight = level1_of(l1.raw)
-        if c2 is not None and grid.origin(r, c2) != l2_at:
-            l2 = sheet.value(r, c2, "text")
-            if l2.present:
-                l2_val, l2_at = l2, grid.origin(r, c2)
-        level3, target, actual, weight_v, score, reason = [blank if c is None else sheet.value(r, c, kind) for c, kind in columns]
+    level1s = sheet.column(rows, c1, "text")
+    level2s = sheet.column(rows, c2, "text") if c2 is not None else [blank] * len(rows)
+    cells = [sheet.column(rows, c, kind) if c is not None else [blank] * len(rows) for c, kind in columns]
+    l1_val = l2_val = None
+    key, weight = "", None
+    for r, l1, l2, level3, target, actual, weight_v, score, reason in zip(rows, level1s, level2s, *cells):
+        if l1.present and (l1_val is None or l1.cell != l1_val.cell):
+            l1_val, l2_val = l1, None
+            key, weight = _level1(l1.raw)
+        if l2.present and (l2_val is None or l2.cell != l2_val.cell):
+            l2_val = l2
         if target.status == "blank" and actual.status == "blank" and weight_v.status == "blank" and score.status == "blank":
             continue  # a placeholder row such as "社会成本指标" with nothing filed
-        target_parsed, actual_parsed = _targets(grid, r, target.raw, actual.raw, op_col, unit_col)
-        out.append(Indicator(
+        target_parsed, actual_parsed = _targets(sheet.grid, r, target.raw, actual.raw, op_col, unit_col)
+        out.append(_new_value(Indicator, (
             r, l1_val or blank, key, weight, l2_val or blank, level3, target, actual, weight_v, score, reason,
             target_parsed, actual_parsed,
-        ))
+        )))
+    return end, total_at
+
+
+def _block_end(sheet: _Sheet, start: int, r1: int, first_col: int, score_edge: int) -> tuple[int, int | None]:
+    """(the row that ends an indicator block, the column of its 总分 label or None)."""
+    totals = template()["indicators"]["total"]
+    for r in range(start, r1 + 1):
+        line = sheet.grid.row_values(r)
+        # 总分 usually leads its row; Yunnan's closing row "其他需要说明事项 | 无 | 总分 | 100 | 96"
+        # has it just left of the numbers.
+        total_at = next((c for c, v in line if c < score_edge and type(v) is str and sheet.norm(r, c) in totals), None)
+        if total_at is not None:
+            return r, total_at
+        if any(sheet.norm(r, c).startswith(("填表人", "备注", "说明")) for c, _ in line if c <= first_col):
+            return r, None
     return r1 + 1, None
+
+
+_level1 = functools.lru_cache(maxsize=4096)(level1_of)  # the same few labels in every workbook
 
 
 def _targets(grid: Grid, r: int, target: Any, actual: Any, op_col: int | None, unit_col: int | None):

@@ -253,6 +253,9 @@ def _worker(conn, progress, options: Options, registry) -> None:
     # pandera imports hypothesis where it is installed (a developer's or data scientist's
     # environment), for data synthesis no check uses: 0.2-0.4 s of every worker's start.
     sys.modules.setdefault("hypothesis", None)
+    # numpy starts a BLAS thread a core when it loads (0.1-0.15 s of CPU); no check
+    # multiplies matrices, and the workers are the run's parallelism.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from . import batch, checks, extract, profiles  # noqa: F401  start-up is not a file's time
 
     _ignore_interrupt()

@@ -55,7 +55,7 @@ from operator import itemgetter
 from typing import Any, Callable, NamedTuple
 
 from .extract import (_TITLE_NAME_START, _TITLE_PREFIX, _WEIGHT_RE, _YEAR_RE, _YUAN, IndicatorColumns, _name_field, _PlanStats,
-                      _Sheet, _span, _targets, _title_of, _titles_and_anchors, indicator_rows, level1_of, read_sheet, template)
+                      _level1, _Sheet, _span, _targets, _title_of, _titles_and_anchors, indicator_rows, read_sheet, template)
 from .model import BaseItem, Indicator, Table, Value
 from .reading import Grid, a1
 from .values import BLANK_TEXTS, _label_form_str, _normalize_str, clean_text, label_form, normalize, parse
@@ -522,7 +522,6 @@ def _values_of(t: Table, indicators: bool = True):
         yield from b.columns.values()
 
 
-_level1 = functools.lru_cache(maxsize=4096)(level1_of)
 _value = functools.partial(tuple.__new__, Value)
 
 
@@ -776,28 +775,12 @@ def _apply_banded(plan: _Plan, grid: Grid, raws: tuple | None, ends: tuple[int, 
     for (_, start, end, _, _), new_end in zip(plan.bands, ends):
         starts.append(start + moved)
         moved = new_end - end
-    # The bands' rows alone as the loop's sheet: their label forms made on first use, their rows'
-    # texts known to hold no label that ends the indicators (_band_ok).
-    sheet = _Sheet.rows_only(_rows_of(grid, zip(starts, ends)))
+    # The bands' rows hold no label that ends the indicators (_band_ok): they are read as they
+    # are, a column at a time, with no label looked for.
+    sheet = _Sheet.rows_only(grid)
     for (i, _, _, how, _), start, new_end in zip(plan.bands, starts, ends):
         indicator_rows(sheet, start, new_end - 1, how, read[i][0].indicators, ending=False)
     return read
-
-
-def _rows_of(grid: Grid, spans) -> Grid:
-    """The grid with its cells (``cells``, ``by_row``) made of the rows of ``spans`` only."""
-    view = object.__new__(Grid)
-    view.__dict__.update(grid.__dict__)
-    view.cells, view.by_row = {}, {}
-    r0, c0 = grid.start
-    for lo, hi in spans:
-        for r in range(lo, hi):
-            line = [(c, v) for c, v in enumerate(grid.rows[r - r0], c0) if v != "" and v is not None]
-            if line:
-                view.by_row[r] = line
-                for c, v in line:
-                    view.cells[(r, c)] = v
-    return view
 
 
 # --- guards: a sheet of a planned layout recognised without working its layout out ---------
@@ -987,7 +970,7 @@ def forget() -> None:
     _seen.clear()
     _banded.clear()
     _folds.clear()
-    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _level1, _band_vocabulary, _band_ok, _band_prefix, _band_cell, _split_a1, _label_tails, _starts_join):
+    for cached in (_vocabulary, _text, _inert, _placeholder, _mask, _settled, _band_vocabulary, _band_ok, _band_prefix, _band_cell, _split_a1, _label_tails, _starts_join):
         cached.cache_clear()
 
 
