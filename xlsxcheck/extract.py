@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from .catalog import load_yaml, make_finding, rules_dir
 from .model import KIND_NAMES, BaseItem, Finding, Indicator, Table, Value, Workbook, table_name
-from .reading import Grid, a1, col_letter, read_grids
+from .reading import Grid, a1, read_grids
 from .values import clean_text, label_form, normalize, parse, parse_indicator, strip_code
 
 __all__ = ["extract_workbook", "extract_grids", "template", "level1_of", "use_plans", "plan_counts"]
@@ -209,14 +209,14 @@ class _Sheet:
         """``value(r, c, kind)`` for each of ``rows``, read down the column straight from
         calamine's rows (no ``cells``): the hot path of reading indicator rows."""
         grid, name, tails, recipes, new = self.grid, self.name, self._tails, self.recipes, _new_value
-        (r0, c0), dense, letter = grid.start, grid.rows, col_letter(c)
+        (r0, c0), dense = grid.start, grid.rows
         out = []
         for r in rows:
             origin = tails.get((r, c))
             if origin is None:
                 line = dense[r - r0] if 0 <= r - r0 < len(dense) else ()
                 raw = line[c - c0] if 0 <= c - c0 < len(line) else None
-                cell = f"{letter}{r + 1}"
+                cell = a1(r, c)  # (shared strings: a workbook holds thousands of references)
             else:
                 raw, cell = grid.get(*origin), a1(*origin)
             if raw is None or raw == "":
