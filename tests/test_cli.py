@@ -289,11 +289,23 @@ def test_output_folders_are_checked_before_the_run_in_plain_words(folder, tmp_pa
     assert res.exit_code == 2 and "a file of that name exists" in res.output
 
 
+# The run started as from a shell: Ctrl-C neither ignored nor blocked, whatever this test
+# process inherited or was left with (both pass through exec to the run).
+_AS_FROM_A_SHELL = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); os.execv(sys.executable, sys.argv[1:])")
+
+
+def _interrupt_state(pid: int) -> str:
+    """How a process treats SIGINT (bit 2 of its ignored, blocked and caught masks)."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return "; ".join(f"{k}: {int(v, 16) >> 1 & 1}" for k, v in (line.split(":\t") for line in lines) if k in ("SigBlk", "SigIgn", "SigCgt"))
+
+
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     fifo = tmp_path / "xlsxcheck.toml"  # the run blocks opening it: a deterministic moment to interrupt
     os.mkfifo(fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "xlsxcheck", "check", str(FIXED), "--config", str(fifo)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", _AS_FROM_A_SHELL, sys.executable, "-m", "xlsxcheck", "check", str(FIXED),
+                             "--config", str(fifo)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while True:  # opening the write end succeeds once the run has the file open for reading
         try:
@@ -303,8 +315,15 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.05)
     time.sleep(0.2)  # the run is now blocked reading the configuration
+    state = _interrupt_state(proc.pid)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the run went on after Ctrl-C (SIGINT in the run: {state}; here: {signal.getsignal(signal.SIGINT)}, "
+                    f"blocked {signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())})")
     os.close(writer)
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["已中断 / interrupted"] and out == ""
