@@ -1,6 +1,7 @@
 """Where a workbook's CPU time goes in a worker, stage by stage, on any benchmark corpus.
 
     python benchmarks/stages.py [CORPUS] [N]      # CORPUS: n1000 (default), varied-n1000, mixed-n1000 …
+    python benchmarks/stages.py varied-n1000 --cold  # every text new to the caches
 
 Runs pipeline.check_chunk in this process on chunks of 200 of the first N workbooks (600 by
 default) of benchmarks/.data/CORPUS (made by bench.py), the first chunk untimed (plans made,
@@ -8,6 +9,11 @@ caches filled, pandera loaded), and prints CPU milliseconds a workbook for each 
 where it is called (a stage inside another counts in both: guards and the band rows are part of
 "sheets by plans or in full"). To compare two trees in one run, put the other first on
 PYTHONPATH; the machine's noise is ±10% from one run to the next, so alternate the trees.
+
+The corpora draw their texts from small pools, so the caches of text functions (normalize,
+label_form, parse, the plans' text checks) hit far more often than on a real batch, whose units
+write their own indicator names, values and reasons. --cold clears those caches before each
+workbook: every text is new, labels included, the upper bound of a batch whose units share no text.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import xlsxcheck.extract as extract
 import xlsxcheck.pipeline as pipeline
 import xlsxcheck.plans as plans
 import xlsxcheck.reading as reading
+import xlsxcheck.values as values
 
 STAGES = [  # (module, function, what it is)
     (pipeline, "extract_safely", "extraction, reading included"),
@@ -48,6 +55,8 @@ def main() -> None:
     spent = dict.fromkeys((name for _, name, _ in STAGES), 0.0)
     for module, name, _ in STAGES:
         setattr(module, name, _timed(getattr(module, name), name, spent))
+    if "--cold" in sys.argv:
+        pipeline.extract_safely = _cold(pipeline.extract_safely)
     options = pipeline.Options()
 
     def run(chunk_jobs: list) -> None:
@@ -61,10 +70,26 @@ def main() -> None:
     run(jobs[200:])
     total = time.process_time() - start
     timed = len(jobs) - 200
-    print(f"{Path(xlsxcheck.__file__).parent} on {folder.name}: {timed} workbooks, CPU ms a workbook")
+    cold = ", every text new" if "--cold" in sys.argv else ""
+    print(f"{Path(xlsxcheck.__file__).parent} on {folder.name}{cold}: {timed} workbooks, CPU ms a workbook")
     print(f"  {'worker, all of it':<40} {total * 1000 / timed:6.2f}")
     for _, name, what in STAGES:
         print(f"  {what:<40} {spent[name] * 1000 / timed:6.2f}  ({name})")
+
+
+_TEXT_CACHES = [(values, "_normalize_str"), (values, "_label_form_str"), (values, "parse"), (values, "parse_indicator"),
+                (plans, "_text"), (plans, "_inert"), (plans, "_placeholder"), (plans, "_mask"), (plans, "_band_ok"),
+                (plans, "_band_cell"), (plans, "_band_prefix"), (plans, "_starts_join"), (plans, "_label_tails")]
+
+
+def _cold(extract_safely):
+    caches = [getattr(module, name) for module, name in _TEXT_CACHES if hasattr(getattr(module, name, None), "cache_clear")]
+
+    def cold(job):
+        for cache in caches:
+            cache.cache_clear()
+        return extract_safely(job)
+    return cold
 
 
 def _timed(fn, name: str, spent: dict[str, float]):

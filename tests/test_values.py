@@ -1,6 +1,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xlsxcheck.values import normalize, parse, parse_indicator
 
@@ -73,3 +75,47 @@ def test_nan_and_inf_numbers_are_not_values(kind, raw):
 
 def test_nan_indicator_value_is_invalid():
     assert parse_indicator(float("nan")).status == "invalid"
+
+
+# Characters label_form() acts on or keeps, full-width and half-width, with words it removes
+# or keeps, and white space: texts made of them hit every branch of it.
+_LABEL_PIECES = ["(", ")", "（", "）", "[", "]", "【", "】", "〔", "〕", "<", ">", "《", "》", "＜", "＞", ":", "：", "其中", "其",
+                 "1", "2", "１", "0", "一", "三", "十", "、", ".", "．", "分", "万元", "元", "A", "b", "/", "%", "×", " ", "\u3000",
+                 "\n", "年度资金总额", "执行率", "偏差原因", "完成", "≥", "95"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_LABEL_PIECES), max_size=8).map("".join))
+def test_label_form_of_a_text_it_cannot_change_is_the_text(text):
+    """The short cut for texts label_form() leaves as they are (no numbering, 其中 or colon at
+    the start, no bracket, no colon at the end) gives what the whole of it gives."""
+    from xlsxcheck.values import _label_form_of, _label_form_str, _normalize_str
+
+    assert _label_form_str(text) == _label_form_of(_normalize_str(text))
+
+
+def test_label_form_of_labels_and_sample_texts_unchanged_by_the_short_cut():
+    import openpyxl
+    from conftest import SAMPLES
+
+    from xlsxcheck.extract import template
+    from xlsxcheck.values import _label_form_of, _label_form_str, _normalize_str
+
+    texts = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str):
+            texts.add(node)
+
+    walk(template())
+    for path in sorted(SAMPLES.glob("*.xlsx")):
+        for ws in openpyxl.load_workbook(path, read_only=True).worksheets:
+            texts.update(v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str))
+    assert len(texts) > 500
+    assert [t for t in texts if _label_form_str(t) != _label_form_of(_normalize_str(t))] == []

@@ -67,9 +67,20 @@ _UNCLOSED = re.compile(r"[(\[【〔][^()\[\]【】〔〕]*$")
 _UNOPENED = re.compile(r"[A-Za-z0-9/+\-*×%.分万元]{0,8}[)\]】〕]$")  # "执行数B)": its "(" was lost
 
 
+# What _label_form_of can take from a normalized text: numbering, 其中 or a colon at its start,
+# a bracket anywhere, a colon at its end. A text with none of them (most value texts) is its own
+# label form, and a new text costs one search instead of six substitutions (~1.5 µs, not ~10).
+_LABEL_FORM_TOUCHES = re.compile(r"^[(0-9一二三四五六七八九十:]|^其中|[()\[\]【】〔〕<>《》]|:$")
+
+
 @functools.lru_cache(maxsize=65536)
 def _label_form_str(text: str) -> str:
     n = _normalize_str(text)
+    return n if _LABEL_FORM_TOUCHES.search(n) is None else _label_form_of(n)
+
+
+def _label_form_of(n: str) -> str:
+    """label_form() of a normalized text."""
     for _ in range(2):  # "1、其中:（一）…" has two layers of prefix
         n = _LEAD_NUMBER.sub("", n).removeprefix("其中").lstrip(":")
     bare = _UNCLOSED.sub("", _BRACKETED.sub("", _BRACKETED.sub("", n)))
