@@ -60,6 +60,13 @@ def test_indicator_values(raw, cmp, number, unit, status):
     assert (t.comparator, t.number, t.unit, t.status) == (cmp, number, unit, status)
 
 
+def test_every_comparator_spelling_is_read_before_a_number():
+    from xlsxcheck.values import _COMPARATORS
+
+    got = {word: (parse_indicator(f"{word}90%").comparator, parse_indicator(f"{word} 90%").number) for word, _ in _COMPARATORS}
+    assert got == {word: (op, 90.0) for word, op in _COMPARATORS}
+
+
 def test_normalize_folds_fullwidth_and_space():
     assert normalize("其中：当年财政拨款　") == "其中:当年财政拨款"
     assert normalize("满意度指标（10分") == "满意度指标(10分"

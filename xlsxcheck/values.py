@@ -275,6 +275,7 @@ _COMPARATORS = (
     ("小于", "<"), ("低于", "<"), ("<", "<"),
     ("等于", "="), ("=", "="), ("═", "="),
 )
+_COMPARATOR_STARTS = frozenset(word[0] for word, _ in _COMPARATORS)
 _INDICATOR_RE = re.compile(rf"^(约)?({_NUMBER})(\D*)$")
 # A comparator written after the number: "95%以上", "3个月以内", "5天以下".
 _SUFFIX_COMPARATORS = (("及以上", ">="), ("以上", ">="), ("及以下", "<="), ("以下", "<="), ("以内", "<="))
@@ -307,10 +308,11 @@ def parse_indicator(raw: Any) -> Target:
         return Target(None, float(raw), "", shown, "ok")
     text = normalize(raw)
     comparator = None
-    for word, op in _COMPARATORS:
-        if text.startswith(word):
-            comparator, text = op, text[len(word):]
-            break
+    if text[:1] in _COMPARATOR_STARTS:  # (most values start with none: no 24 tries)
+        for word, op in _COMPARATORS:
+            if text.startswith(word):
+                comparator, text = op, text[len(word):]
+                break
     m = _INDICATOR_RE.match(text)
     if m:
         unit = m.group(3)
