@@ -106,21 +106,10 @@ def test_label_form_of_labels_and_sample_texts_unchanged_by_the_short_cut():
     from conftest import SAMPLES
 
     from xlsxcheck.extract import template
+    from xlsxcheck.plans import _labels
     from xlsxcheck.values import _label_form_of, _label_form_str, _normalize_str
 
-    texts = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-        elif isinstance(node, str):
-            texts.add(node)
-
-    walk(template())
+    texts = set(_labels(template()))  # every label of every template
     for path in sorted(SAMPLES.glob("*.xlsx")):
         for ws in openpyxl.load_workbook(path, read_only=True).worksheets:
             texts.update(v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str))
