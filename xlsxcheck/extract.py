@@ -169,7 +169,6 @@ class _Sheet:
         self._starts = list(itertools.accumulate((len(n) + 1 for n in norms[:-1]), initial=0))
         self._found: dict[int, dict[tuple[int, int], str]] = {}
 
-
     @classmethod
     def rows_only(cls, grid: Grid) -> _Sheet:
         """A sheet whose known rows are read a column at a time (plans.py reads indicator rows
@@ -192,22 +191,13 @@ class _Sheet:
         return normalize(self._cells.get(self._tails.get((r, c), (r, c))))
 
     def value(self, r: int, c: int, kind: str) -> Value:
-        # The hot path of extraction (hundreds of calls a workbook): lookups inlined.
-        origin = self._tails.get((r, c), (r, c))
-        raw = self._cells.get(origin)
-        cell = a1(*origin)
-        if raw is None:
-            v = _new_value(Value, (None, None, "blank", self.name, cell, kind, 0.0))
-        else:
-            value, status, tol = parse(kind, raw)
-            v = _new_value(Value, (raw, value, status, self.name, cell, kind, tol))
-        if self.recipes is not None:
-            self.recipes[id(v)] = (("cell", *origin, kind), v)
-        return v
+        """The cell as a value of ``kind`` (column() of one row)."""
+        return self.column(range(r, r + 1), c, kind)[0]
 
     def column(self, rows: range, c: int, kind: str) -> list[Value]:
-        """``value(r, c, kind)`` for each of ``rows``, read down the column straight from
-        calamine's rows (no ``cells``): the hot path of reading indicator rows."""
+        """Column ``c`` of each of ``rows`` as values of ``kind``, read straight from calamine's
+        rows (no ``cells`` needed); a merged cell reads as its merge's first cell. The hot path
+        of reading indicator rows, and told to a plan being recorded."""
         grid, name, tails, recipes, new = self.grid, self.name, self._tails, self.recipes, _new_value
         (r0, c0), dense = grid.start, grid.rows
         out = []
