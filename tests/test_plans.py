@@ -182,6 +182,20 @@ def test_anything_in_the_value_part_of_a_label_cell_reads_alike(sheets, data):
     _check_changed(grid, {k: filled.replace(plans._FILL, "")})
 
 
+_DIGITS = st.sampled_from(["0", "7", "3136.78", "2024.4.8", "00200", "３", "①", "²", "٣", "0.5", "19", "20"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(parts=st.lists(st.one_of(_WORDS, _PIECES, _DIGITS, st.sampled_from(["第", "号", "分", "附件", "年", "(", ")"])),
+                      min_size=1, max_size=7), keep_ends=st.booleans())
+def test_a_mask_made_from_the_text_with_its_digits_made_0_is_the_texts_own(parts, keep_ends):
+    """_mask takes the mask of the text with its digits made 0 where that mask keeps no digit
+    (a unit's new numbers reuse it): it must be the mask worked out from the text itself."""
+    raw = "".join(parts)
+    first = plans._first_mask(raw, keep_ends)
+    assert plans._mask(raw, keep_ends) == (None if first is None else plans._settled(*first)), raw
+
+
 def test_values_of_other_filings_read_alike_and_use_the_plans(sheets):
     """The same with values as other filings wrote them (names, amounts, targets, dates taken
     from every sample sheet where they stand in alike): each reading equals the full one, and

@@ -89,6 +89,7 @@ class _Vocabulary(NamedTuple):
     longest: int
     header: re.Pattern  # labels of the rows whose columns are found by their header texts
     header_prefixes: frozenset[str]  # where such a label split over two rows starts
+    digit_free: bool  # no label holds a digit
 
 
 def _labels(part: dict) -> set[str]:
@@ -137,6 +138,7 @@ def _vocabulary() -> _Vocabulary:
         longest=max(map(len, labels)),
         header=re.compile("|".join(map(re.escape, sorted(header_labels, key=len, reverse=True)))),
         header_prefixes=frozenset(lab[:i] for lab in header_labels for i in range(1, len(lab))),
+        digit_free=not any(ch.isdigit() for lab in labels for ch in lab),
     )
 
 
@@ -216,8 +218,21 @@ def _mask(raw: str, keep_ends: bool) -> str | None:
     its first colon stays (a label and its value share a cell there), so do the last characters
     before a closing bracket (a bracket note) and, with ``keep_ends`` (a header row, or under a
     label's first part: a label may be split over two cells there), both ends."""
+    t = normalize(raw)
+    if "年" not in t and _vocabulary().digit_free:
+        # Without a year (the one pattern that tells digits by value; no label holds one) the
+        # reader tells digits apart only by class, so the text with its digits made 0 reads as
+        # this one does but for the digits; where its mask keeps none of them, the reader never
+        # looks at them, and that mask is this text's too. "按收入性质分: 3136.78" is new in every
+        # unit, its digits made 0 are not.
+        same = raw.translate(_ZEROS)
+        if same != raw and (masked := _mask(same, keep_ends)) is not None and "0" not in masked:
+            return masked
     first = _first_mask(raw, keep_ends)
     return None if first is None else _settled(*first)
+
+
+_ZEROS = str.maketrans("123456789", "000000000")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -254,7 +269,7 @@ def _first_mask(raw: str, keep_ends: bool) -> tuple[str, tuple] | None:
     if unicodedata.is_normalized("NFKC", raw):
         parts = ["" if ch.isspace() else ch for ch in raw]  # what normalize() does to each character
     else:
-        parts = [normalize(ch) for ch in raw]
+        parts = list(map(_normalize_str, raw))  # (normalize() of a character, without its wrapper)
     if "".join(parts) != t:
         return None  # characters that normalize together: not worth the risk
     fixed = bytearray(len(t))
