@@ -186,6 +186,21 @@ def test_title_never_gives_a_bracket_as_unit(tmp_path):
     assert book.unit == "大英县司法局"
 
 
+def test_title_naming_a_level_of_government_gives_no_unit(tmp_path):
+    """Yinchuan's 2021 title "银川市本级部门项目支出绩效自评表" (tests/real_filings/17) names the
+    city level the form is for, not a unit: the unit is the 实施单位, not "银川市本级"."""
+    rows = decorated_rows()
+    rows[0] = ["银川市本级部门项目支出绩效自评表(2021年)"]
+    rows[3] = ["主管部门", None, "银川市教育局", None, "实施单位", None, "银川市第六中学"]
+    book = extract_workbook(_save(tmp_path / "t.xlsx", rows))
+    assert "title_unit" not in book.tables[0].fields
+    assert (book.unit, book.year, book.department) == ("银川市第六中学", 2021, "银川市教育局")
+    # A department's own 本级 is still its name.
+    rows[0] = ["青神县发展和改革局本级项目支出绩效自评表(2021年)"]
+    book = extract_workbook(_save(tmp_path / "u.xlsx", rows))
+    assert book.tables[0].fields["title_unit"].value == "青神县发展和改革局本级"
+
+
 @pytest.mark.parametrize("text, form", [
     ("（一）年度资金总额：", "年度资金总额"),
     ("执行率(全年执行数/全年预算数)", "执行率"),

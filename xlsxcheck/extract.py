@@ -34,6 +34,8 @@ _TITLE_NAME_START = re.compile(r"部门整体|整体支出|项目支出|部门�
 _TITLE_PREFIX = re.compile(r"^附[件表]?[0-9一二三四五六七八九十]*[:-]?")
 # "青神县发展和改革局本级", "大英县司法局部门": the department itself, as the budget system names it.
 _DEPARTMENT_SUFFIX = re.compile(r"(?<=[局委办院厅府会处站所署校心])(?:本级|部门)$")
+# "银川市本级部门项目支出绩效自评表": a title naming a level of government (市本级, 县本级), not a unit.
+_LEVEL_ONLY = re.compile(r"\w{0,10}[省市县区州旗盟]本级")
 _NAME_EDGES = ":;,.-_·、 ：；，。"  # stray punctuation at a name's ends (brackets only when unbalanced)
 _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
@@ -370,7 +372,8 @@ class _Sheet:
 def _title_of(grid: Grid, r: int, c: int) -> tuple[str, int | None, str]:
     """(title text, fiscal year, unit) of a title cell: "2023年度株洲市…中心项目支出绩效自评表",
     "部门预算项目支出绩效自评表(2023年度)", "附件2：XX局2022年度部门整体支出绩效自评表". The
-    unit is "" when the title names none; never a bracket or a stray character."""
+    unit is "" when the title names none or only a level of government ("银川市本级"); never a
+    bracket or a stray character."""
     text = clean_text(grid.get(r, c))
     n = _TITLE_PREFIX.sub("", normalize(text))
     m = _YEAR_RE.search(n)
@@ -378,8 +381,8 @@ def _title_of(grid: Grid, r: int, c: int) -> tuple[str, int | None, str]:
     if m:
         n = n[: m.start()] + n[m.end():]
     cut = _TITLE_NAME_START.search(n)
-    unit = n[: cut.start()] if cut else ""
-    return text, year, _clean_name(unit)
+    unit = _clean_name(n[: cut.start()]) if cut else ""
+    return text, year, "" if _LEVEL_ONLY.fullmatch(unit) else unit
 
 
 @functools.lru_cache(maxsize=4096)  # a unit's name recurs in each of its tables
