@@ -201,6 +201,18 @@ def test_title_naming_a_level_of_government_gives_no_unit(tmp_path):
     assert book.tables[0].fields["title_unit"].value == "青神县发展和改革局本级"
 
 
+def test_yinchuan_level1_blocks_are_output_and_benefit(tmp_path):
+    """Yinchuan's 2021 project table (tests/real_filings/17) names its level-1 blocks 项目决策,
+    项目管理, 项目产出 and 项目效益: the last two are the 产出 and 效益 blocks, not missing ones."""
+    rows = decorated_rows()
+    rows[12][1], rows[14][1] = "项目产出(50分)", "项目效益(30分)"
+    path = _save(tmp_path / "t.xlsx", rows)
+    [t] = extract_workbook(path).tables
+    assert [(i.level1_key, i.level1_weight) for i in t.indicators] == [
+        ("output", 50), ("output", 50), ("benefit", 30), ("satisfaction", None)]
+    assert [code for code, _ in _codes(path)] == []
+
+
 @pytest.mark.parametrize("text, form", [
     ("（一）年度资金总额：", "年度资金总额"),
     ("执行率(全年执行数/全年预算数)", "执行率"),
