@@ -1,8 +1,7 @@
 """The reader on real published filings (tests/real_filings/, transcribed cell by cell with
 their source): every expected value at its cell, unit and year, and exactly the findings
 listed under `expected.findings` (each verified by hand: the filing's real mistakes, plus
-what a truncated page or the template itself makes the tool say, with the reason). A filing
-the reader still gets wrong says so under `expected.differs`: that test is a strict xfail."""
+what a truncated page or the template itself makes the tool say, with the reason)."""
 
 from __future__ import annotations
 
@@ -19,14 +18,8 @@ SPECS = all_specs()
 ROW_KEYS = {"special_account": "special", "higher_level_grants": "grants"}
 
 
-def _specs(test: str) -> list:
-    """Every filing, those whose `expected.differs` names ``test`` marked as strict xfail: the
-    reader gets them wrong today (the file says how), and the mark must go when it gets them right."""
-    out = []
-    for p in SPECS:
-        why = (load(p)["expected"].get("differs") or {}).get(test)
-        out.append(pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=why)] if why else []))
-    return out
+def _id(path):
+    return path.stem
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +34,7 @@ def _same(value, want) -> bool:
     return value.status == "ok" and value.value == pytest.approx(float(want), abs=1e-9)
 
 
-@pytest.mark.parametrize("path", _specs("values"))
+@pytest.mark.parametrize("path", SPECS, ids=_id)
 def test_identity_and_every_expected_value(path, built):
     spec = load(path)
     exp = spec["expected"]
@@ -68,7 +61,7 @@ def test_identity_and_every_expected_value(path, built):
             assert got is not None and _same(got, value), (name, value, got)
 
 
-@pytest.mark.parametrize("path", _specs("findings"))
+@pytest.mark.parametrize("path", SPECS, ids=_id)
 def test_exactly_the_expected_findings(path, built):
     exp = load(path)["expected"]
     result = run([str(built[path.stem])], Options(jobs=1))
