@@ -69,6 +69,17 @@ def test_exactly_the_expected_findings(path, built):
     assert got == sorted(exp["findings"])
 
 
+def test_a_filings_findings_do_not_depend_on_the_batch(built):
+    """17's table is cut before its 总分 row and lacks an 产出 block (the OCR's "顼目产出"): S206
+    says so whether it is checked alone or beside a filing whose table has a 总分 row (a chunk of
+    the batch once decided which tables S206 looked at)."""
+    alone, other = (str(built[next(p.stem for p in SPECS if p.name.startswith(n))]) for n in ("17_", "01_"))
+    findings = [[(f.code, f.cell) for f in run(paths, Options(jobs=1)).findings if f.file.startswith("17_")]
+                for paths in ([alone], [other, alone])]
+    assert ("S206", "A1") in findings[0]
+    assert findings[1] == findings[0]
+
+
 def test_one_unit_filing_each_project_in_its_own_workbook_is_no_duplicate(built):
     """棠溪镇 published its two project tables as two workbooks (03 and 09): parts of one
     filing, not two versions of it. Both count; neither is superseded."""

@@ -638,6 +638,9 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     if "level3" not in cols:
         problems.append(tpl["columns"]["level3"][-1])
         return
+    # The block's header, where rules that judge a block as a whole (S206) look for the table:
+    # one whose header was not read has R006 instead.
+    table.fields["indicators.header"] = sheet.value(at[0], at[1], "text")
     # Some templates score nothing per indicator (a county's 专项资金 table): without a 得分
     # column there is no 总分 row to expect either. Hubei's 项目自评表 has 得分 but no 分值
     # column: its weights are only in the block labels.

@@ -5,7 +5,7 @@ import numpy as np
 from ..catalog import Bi, make_finding
 from .common import split_ref
 
-FIELDS = ('score_total.label',)  # table fields this rule reads (the batch frames hold only declared fields)
+FIELDS = ('indicators.header',)  # table fields this rule reads (the batch frames hold only declared fields)
 
 _NAMES = {"output": ("产出指标", "output indicators"), "benefit": ("效益指标", "benefit indicators")}
 
@@ -22,9 +22,10 @@ def check(ctx):
         columns = batch.columns.get(kind)
         if not batch.sources.get(kind):
             continue
-        rows = np.arange(len(batch.sources[kind]))
-        if "score_total.label@status" in columns:  # no indicator block was read: R006 says so
-            rows = np.flatnonzero(columns["score_total.label@status"] == "ok")
+        # Only tables whose indicator header was read: R006 names what another one lacks. (No
+        # column at all: no table of the batch has one.)
+        header = columns.get("indicators.header@status")
+        rows = np.flatnonzero(header == "ok") if header is not None else np.arange(0)
         keys = list(zip(columns["_book"][rows].tolist(), columns["_table"][rows].tolist()))
         for key, (zh, en) in _NAMES.items():
             for i, k in zip(rows, keys):
