@@ -121,3 +121,12 @@ def test_a_filing_saved_by_libreoffice_reads_as_the_original(resaved, built):
     assert got.tables == want.tables
     findings = [run([str(p)], Options(jobs=1)).findings for p in (original, resaved)]
     assert [(f.code, f.sheet, f.cell, f.message) for f in findings[1]] == [(f.code, f.sheet, f.cell, f.message) for f in findings[0]]
+
+
+def test_an_unknown_template_is_named_by_its_block_labels_as_written(built):
+    """Yinchuan's 项目决策/项目管理/项目产出/项目效益 (17) fit no profile: R013 lists the blocks as
+    the unit wrote them, in their order, never the reader's own keys ("benefit35")."""
+    path = built[next(p.stem for p in SPECS if p.name.startswith("17_"))]
+    [r013] = [f for f in run([str(path)], Options(jobs=1)).findings if f.code == "R013"]
+    for lang in ("zh", "en"):
+        assert "项目决策(10分)、项目管理(25分)、顼目产出(30分)、项目效益(35分)" in r013.text(lang), r013.text(lang)

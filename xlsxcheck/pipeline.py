@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .catalog import make_finding
-from .model import BookSummary, Finding, Workbook
+from .model import BookSummary, Finding, Workbook, shown
 from .reading import Discovery, discover
 from .textsafety import printable
 
@@ -174,7 +174,8 @@ def _check_books(jobs: list[tuple[str, str]], options: Options, registry, on_fil
             profile, how = detect_profile(book, profiles)
             book.profile_source = "detected" if how == "detected" else "default"
             if how == "unmatched" and book.tables:
-                seen = sorted({f"{i.level1_key}{i.level1_weight:g}" for t in book.tables for i in t.indicators if i.level1_weight})
+                # The block labels as written ("项目决策(10分)"), in the order they come: what the unit sees.
+                seen = dict.fromkeys(shown(i.level1) for t in book.tables for i in t.indicators if i.level1_weight)
                 found[book.file].append(make_finding("R013", book.file, weights="、".join(seen) or "—", profile=profile.name_zh))
         book.profile = profile.id
         chosen.append(profile)
