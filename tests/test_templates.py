@@ -282,10 +282,12 @@ def test_comparator_written_after_the_number(text, comparator, number, unit):
 
 
 def test_chongqing_style_headers(tmp_path):
-    """Headers as Chongqing's 2021 部门整体绩效自评表 writes them (layout from its published
-    text, m.yzwku.com/doc/98587.html; figures here are ours): 全年(调整)预算数, 执行率(%),
-    执行率权重, 执行率得分(分); indicators 指标名称 | 计量单位 | 指标性质 (定量指标/定性指标) |
-    年初指标值 | 全年完成值 | 指标权重(分) | 指标得分(分)."""
+    """Header spellings of Chongqing's 2021 部门整体绩效自评表 (m.yzwku.com/doc/98587.html):
+    全年(调整)预算数, 执行率(%), 执行率权重, 执行率得分(分); indicators 指标名称 | 计量单位 |
+    指标性质 (定量指标/定性指标) | 年初指标值 | 全年完成值 | 指标权重(分) | 指标得分(分). The
+    layout around them is the central one (一级/二级指标 columns, a 部门(单位)名称 cell, a row
+    label on the funds row, a 总分 row) and the figures are ours: the real page has none of
+    those, and the reader does not read it yet (tests/real_filings/unread/18)."""
     rows = [
         ["2021年度重庆市某某局部门整体绩效自评表"],
         ["部门(单位)名称", None, "重庆市某某局", None, None, "自评总分(分)", 96.6],
