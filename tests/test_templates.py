@@ -136,6 +136,19 @@ def decorated_rows(rate: str = "100%") -> list[list]:
     ]
 
 
+@pytest.mark.parametrize("name, unmet", [
+    ("财政供养人员控制率", False), ("预算调整率", False), ("结转结余率", False),  # the less the better, by name
+    ("委托业务报告合格率", True),
+])
+def test_a_bare_target_of_a_rate_kept_low_is_an_upper_bound(tmp_path, name, unmet):
+    """Chongqing's whole-unit indicators (tests/real_filings/unread/18) write 财政供养人员控制率
+    100% -> 92%, 预算调整率 3% -> 0, 结转结余率 2% -> 0 with no comparator: by their names these
+    are upper bounds, met; a 合格率 of 92% against 100% is not, and full points for it are I303."""
+    rows = decorated_rows()
+    rows[12][3:6] = [name, "100%", "92%"]
+    assert (("I303", "H13") in _codes(_save(tmp_path / "t.xlsx", rows))) is unmet
+
+
 def test_decorated_labels_read_like_plain_ones(tmp_path):
     path = _save(tmp_path / "附件2.xlsx", decorated_rows(), ["A1:I1", "A2:I2", "A5:A9", "A10:A11", "A12:A16"])
     book = extract_workbook(path)
