@@ -11,7 +11,7 @@
 For each N it generates N realistic unit workbooks once (cached in benchmarks/.data/; the
 generated corpus: Hunan units in four layouts, each table with the same seven indicator
 rows; the varied one: the same with 1-3 rows a 二级指标 group and some groups left out; the mixed one: six generated layouts and the
-sixteen real filings of tests/real_filings/ with their units renamed and amounts varied),
+real filings of tests/real_filings/ with their units renamed and amounts varied),
 then times on the same files:
   (a) the floor: python-calamine reading every sheet of every file, nothing else;
   (b) `xlsxcheck check DIR --format json -o FILE`;
