@@ -149,6 +149,30 @@ def test_a_bare_target_of_a_rate_kept_low_is_an_upper_bound(tmp_path, name, unme
     assert (("I303", "H13") in _codes(_save(tmp_path / "t.xlsx", rows))) is unmet
 
 
+def test_a_missing_label_is_named_as_the_template_lists_it_first_in_every_run(tmp_path):
+    """R006 names a label a table lacks by its first spelling in rules/template.yaml, whatever
+    Python's hash seed: the longest spelling was taken from a set, so a table without its
+    project name read 缺少“项目支出名称” in one run and 缺少“专项资金名称” in the next."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    rows = decorated_rows()
+    del rows[2]  # 项目名称
+    rows[10:11] = [["绩效指标", "一级指标", "二级指标", "指标", "年度指标值", "实际完成值", "分值", "得分"]]  # no 三级指标 column
+    path = _save(tmp_path / "t.xlsx", rows)
+    messages = []
+    for seed in ("1", "3"):
+        out = tmp_path / f"{seed}.json"
+        subprocess.run([sys.executable, "-m", "xlsxcheck", "check", str(path), "-q", "--format", "json", "-o", str(out)],
+                       env={**os.environ, "PYTHONHASHSEED": seed}, check=False, cwd=tmp_path)
+        messages.append(sorted(f["message"] for f in json.loads(out.read_text(encoding="utf-8"))["findings"] if f["code"] == "R006"))
+    assert messages[0] == messages[1]
+    assert any("缺少“项目支出名称”栏目" in m for m in messages[0]), messages[0]
+    assert any("缺少“三级指标”栏目" in m for m in messages[0]), messages[0]
+
+
 def test_decorated_labels_read_like_plain_ones(tmp_path):
     path = _save(tmp_path / "附件2.xlsx", decorated_rows(), ["A1:I1", "A2:I2", "A5:A9", "A10:A11", "A12:A16"])
     book = extract_workbook(path)

@@ -43,8 +43,9 @@ _WEIGHT_RE = re.compile(r"(\d+(?:\.\d+)?)分")
 
 def _norm_list(items: list[str]) -> list[str]:
     # Labels in their label form, as cells are compared; longest first, so "年度指标值" wins
-    # over "指标值".
-    return sorted({label_form(s) for s in items} - {""}, key=len, reverse=True)
+    # over "指标值", and in the order listed among equal lengths (a set's order would change
+    # from run to run with the hash seed).
+    return sorted(dict.fromkeys(f for f in map(label_form, items) if f), key=len, reverse=True)
 
 
 _extra_rules_dir: str | None = None
@@ -79,6 +80,16 @@ def use_rules_dir(extra_dir: str | None) -> None:
         from .plans import forget
 
         forget()
+
+
+@functools.cache
+def _named(*path: str) -> str:
+    """The first spelling of a label list of rules/template.yaml, as written there
+    ("预算部门(单位)名称"): how a finding names a label a table lacks."""
+    node = load_yaml(rules_dir() / "template.yaml")
+    for key in path:
+        node = node[key]
+    return node[0]
 
 
 def _merge(into: Any, extra: Any) -> Any:
@@ -636,7 +647,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     # row names column by column: its own column is still where the label was found.
     cols.setdefault("level1", at[1])
     if "level3" not in cols:
-        problems.append(tpl["columns"]["level3"][-1])
+        problems.append(_named("indicators", "columns", "level3"))
         return
     # The block's header, where rules that judge a block as a whole (S206) look for the table:
     # one whose header was not read has R006 instead.
@@ -646,7 +657,7 @@ def _indicators(sheet: _Sheet, r0: int, r1: int, table: Table, problems: list[st
     # column: its weights are only in the block labels.
     scored = "score" in cols
     if "weight" in cols and not scored:
-        problems.append(tpl["columns"]["score"][-1])  # weights to score against, but no 得分 column
+        problems.append(_named("indicators", "columns", "score"))  # weights to score against, but no 得分 column
     _block_label(sheet, at[0], cols["level1"], table)
     first_col = min(cols.values())
     columns = tuple((cols.get(k), kind) for k, kind in (
@@ -788,7 +799,7 @@ def _evaluation(sheet: _Sheet, kind: str, r0: int, r1: int, table: Table, proble
             if name is not v:
                 sheet.derived(name, ("name", key, v))
         elif key not in ("filer_unit", "grade"):
-            problems.append(tpl["fields"][key][0])
+            problems.append(_named("fields", key))
     end = _funds(sheet, r0, r1, table, problems, marks)
     if kind == "overall":
         _breakdown(sheet, r0, r1, table)
