@@ -83,10 +83,15 @@ def use_rules_dir(extra_dir: str | None) -> None:
 
 
 @functools.cache
+def _template_as_written() -> dict[str, Any]:
+    """rules/template.yaml as written, read once (never changed: template() builds new lists)."""
+    return load_yaml(rules_dir() / "template.yaml")
+
+
 def _named(*path: str) -> str:
     """The first spelling of a label list of rules/template.yaml, as written there
     ("预算部门(单位)名称"): how a finding names a label a table lacks."""
-    node = load_yaml(rules_dir() / "template.yaml")
+    node = _template_as_written()
     for key in path:
         node = node[key]
     return node[0]
@@ -106,7 +111,7 @@ def template() -> dict[str, Any]:
     """rules/template.yaml plus every profile's `labels:`, with every label in label form.
     All templates' spellings are used together: a workbook is read before its profile is
     known, and spellings of different templates never contradict each other."""
-    raw = load_yaml(rules_dir() / "template.yaml")
+    raw = _template_as_written()
     dirs = [rules_dir() / "profiles"] + ([Path(_extra_rules_dir)] if _extra_rules_dir else [])
     for path in sorted(p for d in dirs for p in d.glob("*.yaml")):
         labels = load_yaml(path).get("labels")
